@@ -1,0 +1,155 @@
+"""Chatframe's authorization server: ``create_app`` builds the Flask app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis
+from flask import Flask, Response, jsonify, request
+from sqlalchemy import event
+from sqlalchemy.orm import sessionmaker
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import Settings, load_settings
+from .ephemeral import EphemeralStore, RedisEphemeralStore, SqlEphemeralStore
+from .extensions import db, migrate
+from .keys import KeyStore
+from .security import Hasher
+from .services import Services
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+log = logging.getLogger("chatframe")
+
+
+def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) -> Flask:
+    """Build the app from ``settings`` (default: the ``CHATFRAME_*`` environment)."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    os.makedirs(app.instance_path, exist_ok=True)
+    database_url = settings.database_url or (
+        "sqlite:///" + os.path.join(app.instance_path, "chatframe.db")
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        SESSION_COOKIE_SECURE=settings.production,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _serialise_sqlite_writes(db.engine)
+        session_factory = sessionmaker(bind=db.engine, expire_on_commit=False)
+    app.extensions["chatframe"] = Services(
+        settings=settings,
+        hasher=Hasher(settings.secret_key),
+        store=_ephemeral_store(settings, session_factory),
+        keys=KeyStore(settings.keys_dir, session_factory, settings.max_signed_token_ttl),
+    )
+
+    from .oauth.server import authorization_server
+    from .views import oauth
+
+    authorization_server.init_app(app)
+    app.register_blueprint(oauth.bp)
+    _register_error_handlers(app)
+    _register_security_headers(app)
+
+    if ensure_keys:
+        with app.app_context():
+            if _schema_ready():
+                app.extensions["chatframe"].keys.ensure()
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _serialise_sqlite_writes(engine: Any) -> None:
+    """Make every SQLite transaction BEGIN IMMEDIATE.
+
+    A deferred transaction that reads and then writes fails at once with "database is
+    locked" when another writer got in between; taking the write lock up front makes
+    concurrent requests queue on the busy timeout instead.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ephemeral_store(settings: Settings, session_factory: sessionmaker[Any]) -> EphemeralStore:
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url)
+        return RedisEphemeralStore(client, prefix=os.environ.get("CHATFRAME_REDIS_PREFIX", "chatframe"))
+    return SqlEphemeralStore(session_factory)
+
+
+def _schema_ready() -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(db.engine).has_table("signing_keys")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        code = exc.code or 500
+        names = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+        error = names.get(code, "invalid_request" if code < 500 else "server_error")
+        response = jsonify(error=error, error_description=exc.description)
+        response.headers["Cache-Control"] = "no-store"
+        return response, code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        incident = uuid.uuid4().hex[:12]
+        log.exception("unhandled error on %s %s (incident %s)", request.method, request.path, incident)
+        db.session.rollback()
+        response = jsonify(
+            error="server_error",
+            error_description=f"Something went wrong on our side (incident {incident}).",
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response, 500
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+        )
+        if response.mimetype == "application/json":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

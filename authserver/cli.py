@@ -1,0 +1,389 @@
+"""The ``chatframe`` command line: database, server, customers, clients, bots and keys."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from .config import ConfigError, load_settings
+
+
+def _app(ensure_keys: bool = True) -> Flask:
+    from . import create_app
+
+    try:
+        return create_app(load_settings(), ensure_keys=ensure_keys)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _context() -> Iterator[Flask]:
+    from .keys import KeyStoreError
+    from .registry import RegistryError
+
+    app = _app()
+    with app.app_context():
+        from .extensions import db
+
+        if not _schema_is_current(app):
+            raise click.ClickException(
+                "The database is not migrated: run 'chatframe db upgrade' first."
+            )
+        try:
+            yield app
+        except (RegistryError, KeyStoreError) as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from exc
+
+
+def _schema_is_current(app: Flask) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask_migrate import Migrate
+
+    from .extensions import db
+
+    migrate: Migrate = app.extensions["migrate"].migrate
+    config = migrate.get_config(directory=None)
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with db.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == heads
+
+
+def _emit(as_json: bool, data: dict[str, Any], human: str) -> None:
+    click.echo(json.dumps(data) if as_json else human)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Chatframe: embed chat bots in customers' sites, securely."""
+
+
+# -- db ------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest schema, and create signing keys."""
+    upgrade_database()
+    click.echo("Database is up to date; signing keys are ready.")
+
+
+def upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    app = _app(ensure_keys=False)
+    with app.app_context():
+        upgrade()
+        app.extensions["chatframe"].keys.ensure()
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the production server (gunicorn)."""
+    settings = _load_or_fail()
+    if not settings.production:
+        upgrade_database()  # development: a fresh checkout just works
+    else:
+        app = _app()
+        with app.app_context():
+            if not _schema_is_current(app):
+                raise click.ClickException(
+                    "The database is not migrated: run 'chatframe db upgrade' before serving."
+                )
+    click.echo(f"Chatframe ({settings.env}) on http://{host}:{port} — issuer {settings.issuer}")
+    run_gunicorn(f"{host}:{port}", workers)
+
+
+def run_gunicorn(bind: str, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", 4)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+            # Never log query strings: nothing sensitive belongs there, but be safe.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss')
+
+        def load(self) -> Flask:
+            return _app()
+
+    _Server().run()
+
+
+def _load_or_fail() -> Any:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# -- customers -----------------------------------------------------------------------------
+
+
+@main.group()
+def customers() -> None:
+    """Customers (companies with an account)."""
+
+
+@customers.command("create")
+@click.option("--name", required=True)
+@json_option
+def customers_create(name: str, as_json: bool) -> None:
+    """Create a customer."""
+    from . import registry
+
+    with _context():
+        customer = registry.create_customer(name)
+        _emit(as_json, {"customer_id": customer.id}, f"Created customer {customer.id}")
+
+
+# -- clients -------------------------------------------------------------------------------
+
+
+@main.group()
+def clients() -> None:
+    """OAuth clients of a customer."""
+
+
+@clients.command("create")
+@click.option("--customer", "customer_id", required=True, help="cus_… id.")
+@click.option("--name", required=True)
+@click.option("--origin", "origins", multiple=True, required=True, help="Exact embed origin.")
+@click.option("--ip", "cidrs", multiple=True, help="CIDR allowed to call the token endpoint.")
+@json_option
+def clients_create(
+    customer_id: str, name: str, origins: tuple[str, ...], cidrs: tuple[str, ...], as_json: bool
+) -> None:
+    """Create a client; its secret is printed once and stored only as a hash."""
+    from . import registry
+
+    with _context():
+        customer = registry.get_customer(customer_id)
+        client, secret = registry.create_client(customer, name, origins, cidrs)
+        _emit(
+            as_json,
+            {"client_id": client.id, "client_secret": secret},
+            f"Created client {client.id}\nclient_secret: {secret}\n"
+            "Store the secret in your backend now: it will not be shown again.",
+        )
+
+
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--grace", type=click.IntRange(0, 30 * 86400), help="Seconds the old secret works.")
+@json_option
+def clients_rotate_secret(client_id: str, grace: int | None, as_json: bool) -> None:
+    """Issue a new secret; the old one keeps working during the grace period."""
+    from . import registry
+
+    with _context():
+        secret = registry.rotate_client_secret(registry.get_client(client_id), grace)
+        _emit(as_json, {"client_secret": secret}, f"client_secret: {secret}")
+
+
+@clients.command("set-jwks")
+@click.argument("client_id")
+@click.argument("jwks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def clients_set_jwks(client_id: str, jwks_file: Path) -> None:
+    """Register the public JWKS the client signs private_key_jwt assertions with."""
+    from . import registry
+
+    try:
+        jwks = json.loads(jwks_file.read_text())
+    except ValueError as exc:
+        raise click.ClickException(f"{jwks_file} is not JSON: {exc}") from exc
+    with _context():
+        registry.set_client_jwks(registry.get_client(client_id), jwks)
+        click.echo(f"Registered {len(jwks.get('keys', []))} key(s) for {client_id}")
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--origin", "origins", multiple=True, help="Replace the allowed origins.")
+@click.option("--ip", "cidrs", multiple=True, help="Replace the IP allowlist.")
+@click.option("--clear-ips", is_flag=True, help="Remove the IP allowlist.")
+@click.option("--enable/--disable", default=None)
+def clients_update(
+    client_id: str, origins: tuple[str, ...], cidrs: tuple[str, ...], clear_ips: bool,
+    enable: bool | None,
+) -> None:
+    """Change a client's origins, IP allowlist or enabled state."""
+    from . import registry
+
+    with _context():
+        client = registry.update_client(
+            registry.get_client(client_id),
+            origins=origins or None,
+            ip_allowlist=[] if clear_ips else (cidrs or None),
+            enabled=enable,
+        )
+        click.echo(
+            f"{client.id}: origins {', '.join(client.allowed_origins)}; "
+            f"IPs {', '.join(client.ip_allowlist) or 'any'}; "
+            f"{'enabled' if client.enabled else 'disabled'}"
+        )
+
+
+# -- bots ----------------------------------------------------------------------------------
+
+
+@main.group()
+def bots() -> None:
+    """Bots, their FAQ and their members."""
+
+
+@bots.command("create")
+@click.option("--customer", "customer_id", required=True)
+@click.option("--name", required=True)
+@click.option("--access", type=click.Choice(["members", "all_users"]), default="members")
+@json_option
+def bots_create(customer_id: str, name: str, access: str, as_json: bool) -> None:
+    """Create a bot."""
+    from . import registry
+
+    with _context():
+        bot = registry.create_bot(registry.get_customer(customer_id), name, access)
+        _emit(as_json, {"bot_id": bot.id}, f"Created bot {bot.id}")
+
+
+@bots.command("update")
+@click.argument("bot_id")
+@click.option("--name")
+@click.option("--greeting")
+@click.option("--fallback", help="What the bot says when no FAQ entry matches.")
+@click.option("--access", type=click.Choice(["members", "all_users"]))
+@click.option("--require-mfa/--no-require-mfa", default=None)
+@click.option("--enable/--disable", default=None)
+def bots_update(bot_id: str, enable: bool | None, **fields: Any) -> None:
+    """Change a bot."""
+    from . import registry
+
+    with _context():
+        bot = registry.update_bot(registry.get_bot(bot_id), enabled=enable, **fields)
+        click.echo(
+            f"{bot.id}: {bot.name!r}, access {bot.access}, "
+            f"{'MFA required, ' if bot.require_mfa else ''}{'enabled' if bot.enabled else 'disabled'}"
+        )
+
+
+@bots.command("faq-add")
+@click.argument("bot_id")
+@click.option("--question", required=True)
+@click.option("--answer", required=True)
+def bots_faq_add(bot_id: str, question: str, answer: str) -> None:
+    """Add a question and its answer to a bot's FAQ."""
+    from . import registry
+
+    with _context():
+        bot = registry.get_bot(bot_id)
+        registry.add_faq(bot, question, answer)
+        click.echo(f"{bot.id} now has {len(bot.faq)} FAQ entries")
+
+
+@bots.command("faq-list")
+@click.argument("bot_id")
+@json_option
+def bots_faq_list(bot_id: str, as_json: bool) -> None:
+    """List a bot's FAQ."""
+    from . import registry
+
+    with _context():
+        entries = [{"question": e.question, "answer": e.answer} for e in registry.get_bot(bot_id).faq]
+        human = "\n".join(f"Q: {e['question']}\nA: {e['answer']}\n" for e in entries) or "(no FAQ)"
+        _emit(as_json, {"faq": entries}, human)
+
+
+def _member_command(name: str, action: Callable[..., bool], done: str, noop: str) -> None:
+    @bots.command(name)
+    @click.argument("bot_id")
+    @click.argument("partner_user_id")
+    def command(bot_id: str, partner_user_id: str) -> None:
+        from . import registry
+
+        with _context():
+            changed = action(registry.get_bot(bot_id), partner_user_id)
+            click.echo((done if changed else noop).format(user=partner_user_id, bot=bot_id))
+
+    command.__doc__ = f"{name.replace('-', ' ').capitalize()} (a partner user id of the customer)."
+
+
+def _add(bot: Any, user: str) -> bool:
+    from .registry import add_member
+
+    return add_member(bot, user)
+
+
+def _remove(bot: Any, user: str) -> bool:
+    from .registry import remove_member
+
+    return remove_member(bot, user)
+
+
+_member_command("add-member", _add, "{user} is now a member of {bot}", "{user} was already a member of {bot}")
+_member_command("remove-member", _remove, "{user} is no longer a member of {bot}", "{user} was not a member of {bot}")
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Token signing keys."""
+
+
+@keys.command("rotate")
+@json_option
+def keys_rotate(as_json: bool) -> None:
+    """Promote the next key to active, retire the active one, publish a new next key."""
+    from . import events
+    from .events import EventType
+
+    with _context() as app:
+        result = app.extensions["chatframe"].keys.rotate()
+        events.record(EventType.KEY_ROTATED, active=result["active"], retired=result["retired"])
+        _emit(
+            as_json,
+            result,
+            f"active: {result['active']}\nnext: {result['next']}\nretired: {result['retired'] or '-'}",
+        )
+
+
+@keys.command("list")
+@json_option
+def keys_list(as_json: bool) -> None:
+    """List keys and their states (no key material)."""
+    with _context() as app:
+        rows = app.extensions["chatframe"].keys.list()
+        human = "\n".join(f"{r['kid']}  {r['state']:<8} created {r['created_at']}" for r in rows)
+        _emit(as_json, {"keys": rows}, human)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""The ephemeral store: one-time embed codes, replay caches and rate-limit counters.
+
+One interface, two interchangeable backends: :class:`SqlEphemeralStore` (the embedded default)
+and :class:`RedisEphemeralStore` (production). Every operation that decides a race — consuming a
+code, remembering a ``jti``, counting a request — is a single atomic step in both.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from .models import EphemeralEntry
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """Result of :meth:`EphemeralStore.consume`.
+
+    ``value`` is the stored value when this call consumed it; ``tombstone`` is what the first
+    consumer left behind when the entry had already been consumed (``None`` if it never
+    existed or has expired).
+    """
+
+    value: dict[str, Any] | None
+    tombstone: dict[str, Any] | None = None
+
+
+class EphemeralStore(Protocol):
+    """Short-lived state shared by every worker."""
+
+    def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
+        """Store ``value`` under (kind, key) for ``ttl`` seconds, replacing any earlier one."""
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        """Return the live value under (kind, key), or None."""
+
+    def consume(
+        self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
+    ) -> Consumed:
+        """Atomically take the value and leave ``tombstone`` in its place (single use)."""
+
+    def remember(self, kind: str, key: str, ttl: float) -> bool:
+        """Record (kind, key) for ``ttl`` seconds; False if it was already recorded (a replay)."""
+
+    def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
+        """Count one request in the current fixed window; return (count, seconds until reset)."""
+
+
+def _window(window: int, now: float) -> tuple[int, int]:
+    start = int(now // window) * window
+    return start, max(1, start + window - int(now))
+
+
+class SqlEphemeralStore:
+    """Ephemeral store in the main SQL database (SQLite or PostgreSQL).
+
+    It uses its own short transactions, independent of the request's ORM session, so a
+    consumed code stays consumed even if the request later fails.
+    """
+
+    def __init__(self, session_factory: sessionmaker[OrmSession]) -> None:
+        self._sessions = session_factory
+
+    def _insert(self, dialect: str) -> Any:
+        module = postgresql if dialect == "postgresql" else sqlite
+        return module.insert(EphemeralEntry)
+
+    def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
+        with self._sessions.begin() as session:
+            stmt = self._insert(session.get_bind().dialect.name).values(
+                kind=kind, key=key, value=json.dumps(value), counter=0, expires_at=time.time() + ttl
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["kind", "key"],
+                set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
+            )
+            session.execute(stmt)
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(EphemeralEntry.value).where(
+                    EphemeralEntry.kind == kind,
+                    EphemeralEntry.key == key,
+                    EphemeralEntry.expires_at > time.time(),
+                )
+            ).scalar_one_or_none()
+        return json.loads(row) if row else None
+
+    def consume(
+        self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
+    ) -> Consumed:
+        now = time.time()
+        with self._sessions.begin() as session:
+            # DELETE ... RETURNING is the atomic step: concurrent deleters of the same row
+            # serialise on it and all but one get nothing back.
+            taken = session.execute(
+                delete(EphemeralEntry)
+                .where(
+                    EphemeralEntry.kind == kind,
+                    EphemeralEntry.key == key,
+                    EphemeralEntry.expires_at > now,
+                )
+                .returning(EphemeralEntry.value)
+            ).scalar_one_or_none()
+            if taken is not None:
+                session.execute(
+                    self._insert(session.get_bind().dialect.name)
+                    .values(
+                        kind=f"{kind}:used",
+                        key=key,
+                        value=json.dumps(tombstone),
+                        counter=0,
+                        expires_at=now + tombstone_ttl,
+                    )
+                    .on_conflict_do_nothing()
+                )
+                return Consumed(value=json.loads(taken))
+        return Consumed(value=None, tombstone=self.get(f"{kind}:used", key))
+
+    def remember(self, kind: str, key: str, ttl: float) -> bool:
+        now = time.time()
+        with self._sessions.begin() as session:
+            session.execute(
+                delete(EphemeralEntry).where(
+                    EphemeralEntry.kind == kind,
+                    EphemeralEntry.key == key,
+                    EphemeralEntry.expires_at <= now,
+                )
+            )
+            result = session.execute(
+                self._insert(session.get_bind().dialect.name)
+                .values(kind=kind, key=key, value=None, counter=0, expires_at=now + ttl)
+                .on_conflict_do_nothing()
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
+        now = time.time()
+        start, retry_after = _window(window, now)
+        with self._sessions.begin() as session:
+            stmt = self._insert(session.get_bind().dialect.name).values(
+                kind=kind, key=f"{key}@{start}", value=None, counter=1, expires_at=start + window
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["kind", "key"], set_={"counter": EphemeralEntry.counter + 1}
+            ).returning(EphemeralEntry.counter)
+            count = session.execute(stmt).scalar_one()
+        return int(count), retry_after
+
+    def purge_expired(self) -> int:
+        """Delete expired rows; called opportunistically and by ``chatframe`` maintenance."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                delete(EphemeralEntry).where(EphemeralEntry.expires_at <= time.time())
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def count(self, kind: str) -> int:
+        """Number of live entries of one kind (for tests and diagnostics)."""
+        with self._sessions() as session:
+            return int(
+                session.execute(
+                    select(func.count()).where(
+                        and_(EphemeralEntry.kind == kind, EphemeralEntry.expires_at > time.time())
+                    )
+                ).scalar_one()
+            )
+
+
+# Atomic "take and leave a tombstone": GET + DEL + SET in one script.
+_CONSUME_LUA = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return {1, value}
+end
+return {0, redis.call('GET', KEYS[2])}
+"""
+
+
+class RedisEphemeralStore:
+    """Ephemeral store in Redis; keys are namespaced by ``prefix`` (one per deployment/test)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "chatframe") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._consume = client.register_script(_CONSUME_LUA)
+
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self._prefix}:{kind}:{key}"
+
+    def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
+        self._redis.set(self._key(kind, key), json.dumps(value), px=max(1, int(ttl * 1000)))
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        raw = self._redis.get(self._key(kind, key))
+        return json.loads(raw) if raw else None
+
+    def consume(
+        self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
+    ) -> Consumed:
+        found, raw = self._consume(
+            keys=[self._key(kind, key), self._key(f"{kind}:used", key)],
+            args=[json.dumps(tombstone), max(1, int(tombstone_ttl * 1000))],
+        )
+        if found:
+            return Consumed(value=json.loads(raw))
+        return Consumed(value=None, tombstone=json.loads(raw) if raw else None)
+
+    def remember(self, kind: str, key: str, ttl: float) -> bool:
+        return bool(self._redis.set(self._key(kind, key), b"1", nx=True, px=max(1, int(ttl * 1000))))
+
+    def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
+        start, retry_after = _window(window, time.time())
+        full_key = self._key(kind, f"{key}@{start}")
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incr(full_key)
+        pipe.expire(full_key, window + 1)
+        count, _ = pipe.execute()
+        return int(count), retry_after
+
+    def purge_expired(self) -> int:
+        """Redis expires keys by itself."""
+        return 0
+
+    def count(self, kind: str) -> int:
+        return sum(1 for _ in self._redis.scan_iter(match=self._key(kind, "*"), count=500))

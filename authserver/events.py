@@ -1,0 +1,62 @@
+"""Security events: written from this one place, for every event DESIGN.md lists."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from .extensions import db
+from .models import SecurityEvent
+
+log = logging.getLogger("chatframe.security")
+
+
+class EventType(StrEnum):
+    CODE_ISSUED = "code_issued"
+    CODE_REDEEMED = "code_redeemed"
+    CODE_REUSE = "code_reuse"
+    EXCHANGE_DENIED = "exchange_denied"
+    REFRESH_ROTATED = "refresh_rotated"
+    REFRESH_REUSE = "refresh_reuse"
+    SESSION_REVOKED = "session_revoked"
+    SECRET_ROTATED = "secret_rotated"
+    KEY_ROTATED = "key_rotated"
+    CONSOLE_SIGN_IN_OK = "console_sign_in_ok"
+    CONSOLE_SIGN_IN_FAILED = "console_sign_in_failed"
+    MEMBER_ADDED = "member_added"
+    MEMBER_REMOVED = "member_removed"
+
+
+def record(
+    type: EventType,
+    *,
+    customer_id: str | None = None,
+    client_id: str | None = None,
+    partner_user: str | None = None,
+    ip: str | None = None,
+    commit: bool = True,
+    **detail: Any,
+) -> SecurityEvent:
+    """Append a security event and log it. Pass ids only: never a secret, code or token."""
+    event = SecurityEvent(
+        type=str(type),
+        customer_id=customer_id,
+        client_id=client_id,
+        partner_user_sub=partner_user,
+        ip=ip,
+        detail=detail,
+    )
+    db.session.add(event)
+    if commit:
+        db.session.commit()
+    log.info(
+        "%s customer=%s client=%s user=%s ip=%s detail=%s",
+        type,
+        customer_id,
+        client_id,
+        partner_user,
+        ip,
+        detail,
+    )
+    return event

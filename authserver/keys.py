@@ -1,0 +1,193 @@
+"""The key store: ES256 signing keys on disk, their next/active/retired states in the database.
+
+Rotation promotes the pre-published *next* key to *active*, retires the old active key (still
+published and accepted until everything it signed has expired) and publishes a fresh *next*
+key, so no valid token ever fails verification and outside verifiers that cache the JWKS
+already know the key before it signs anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from joserfc.jwk import ECKey, KeySet
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from .models import SigningKey, utcnow
+
+ALG = "ES256"
+_RELOAD_SECONDS = 30.0
+
+
+class KeyStoreError(RuntimeError):
+    """A key file is missing, unreadable or too widely readable."""
+
+
+class KeyStore:
+    """Signing and verification keys shared by every worker and restart."""
+
+    def __init__(
+        self, keys_dir: Path, session_factory: sessionmaker[OrmSession], retire_after: int
+    ) -> None:
+        self.keys_dir = keys_dir
+        self._sessions = session_factory
+        self._retire_after = retire_after
+        self._lock = threading.Lock()
+        self._loaded_at = 0.0
+        self._active_kid: str | None = None
+        self._keys: dict[str, ECKey] = {}
+        self._states: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Create an active and a next key if there are none (first start)."""
+        with self._sessions.begin() as session:
+            states = set(session.execute(select(SigningKey.state)).scalars())
+            if "active" not in states:
+                self._create(session, "active")
+            if "next" not in states:
+                self._create(session, "next")
+        self._loaded_at = 0.0
+
+    def rotate(self) -> dict[str, str]:
+        """next → active, active → retired, new next; prune keys retired long enough ago."""
+        now = utcnow()
+        with self._sessions.begin() as session:
+            rows = {k.kid: k for k in session.execute(select(SigningKey)).scalars()}
+            active = [k for k in rows.values() if k.state == "active"]
+            upcoming = [k for k in rows.values() if k.state == "next"]
+            for key in active:
+                key.state, key.retired_at = "retired", now
+            if upcoming:
+                promoted = upcoming[0]
+                promoted.state, promoted.activated_at = "active", now
+            else:
+                promoted = self._create(session, "active")
+            new_next = self._create(session, "next")
+            self._prune(session, now)
+        self._loaded_at = 0.0
+        return {
+            "active": promoted.kid,
+            "next": new_next.kid,
+            "retired": ",".join(k.kid for k in active),
+        }
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every key's kid, state and timestamps (no key material)."""
+        with self._sessions() as session:
+            rows = session.execute(select(SigningKey).order_by(SigningKey.created_at)).scalars()
+            return [
+                {
+                    "kid": k.kid,
+                    "state": k.state,
+                    "alg": k.alg,
+                    "created_at": _iso(k.created_at),
+                    "activated_at": _iso(k.activated_at),
+                    "retired_at": _iso(k.retired_at),
+                }
+                for k in rows
+            ]
+
+    # -- use -------------------------------------------------------------------------------
+
+    def signing_key(self) -> tuple[str, ECKey]:
+        """The active key and its kid."""
+        self._refresh()
+        if self._active_kid is None:
+            self._refresh(force=True)
+        if self._active_kid is None:
+            raise KeyStoreError("no active signing key: run 'chatframe db upgrade' first")
+        return self._active_kid, self._keys[self._active_kid]
+
+    def verification_keys(self, kid: str | None = None) -> KeySet:
+        """Every published key; reloads at once when asked for a kid it has not seen."""
+        self._refresh(force=kid is not None and kid not in self._keys)
+        return KeySet([self._keys[k] for k in self._keys])
+
+    def jwks(self) -> dict[str, Any]:
+        """The public JWKS: next, active and retired keys; never private material."""
+        self._refresh()
+        keys = []
+        for kid, key in self._keys.items():
+            public = key.as_dict(private=False)
+            public.update({"kid": kid, "alg": ALG, "use": "sig"})
+            keys.append(public)
+        return {"keys": keys}
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _create(self, session: OrmSession, state: str) -> SigningKey:
+        key = ECKey.generate_key("P-256", private=True)
+        kid = key.thumbprint()
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        path = self.keys_dir / f"{kid}.pem"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key.as_pem(private=True))
+        os.chmod(path, 0o600)
+        row = SigningKey(
+            kid=kid,
+            state=state,
+            alg=ALG,
+            public_jwk=key.as_dict(private=False),
+            activated_at=utcnow() if state == "active" else None,
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    def _prune(self, session: OrmSession, now: dt.datetime) -> None:
+        cutoff = now - dt.timedelta(seconds=self._retire_after)
+        expired = session.execute(
+            select(SigningKey.kid).where(
+                SigningKey.state == "retired", SigningKey.retired_at < cutoff
+            )
+        ).scalars()
+        for kid in list(expired):
+            session.execute(delete(SigningKey).where(SigningKey.kid == kid))
+            (self.keys_dir / f"{kid}.pem").unlink(missing_ok=True)
+
+    def _refresh(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._loaded_at < _RELOAD_SECONDS and self._keys:
+            return
+        with self._lock:
+            with self._sessions() as session:
+                rows = list(session.execute(select(SigningKey)).scalars())
+            keys: dict[str, ECKey] = {}
+            for row in rows:
+                keys[row.kid] = self._keys.get(row.kid) or self._load_private(row.kid)
+            self._keys = keys
+            self._states = {row.kid: row.state for row in rows}
+            active = [row.kid for row in rows if row.state == "active"]
+            self._active_kid = active[0] if active else None
+            self._loaded_at = time.monotonic()
+
+    def _load_private(self, kid: str) -> ECKey:
+        path = self.keys_dir / f"{kid}.pem"
+        try:
+            mode = path.stat().st_mode
+            data = path.read_bytes()
+        except OSError as exc:
+            raise KeyStoreError(
+                f"signing key {kid} is missing from {self.keys_dir}/: every worker needs the "
+                "same keys folder (CHATFRAME_KEYS_DIR)"
+            ) from exc
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyStoreError(f"{path} is readable by others; run: chmod 600 {path}")
+        key = ECKey.import_key(data)
+        if not isinstance(key, ECKey) or key.thumbprint() != kid:
+            raise KeyStoreError(f"{path} does not hold the key {kid}")
+        return key
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None

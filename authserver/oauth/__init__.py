@@ -1,0 +1,1 @@
+"""Chatframe's authorization server: Authlib's machinery plus our grants and extensions."""

@@ -1,0 +1,146 @@
+"""DPoP (RFC 9449): proof verification, and the grant extension that binds codes and sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry
+
+from ..ephemeral import EphemeralStore
+from ..security import b64url_sha256
+from .errors import InvalidDPoPProofError, InvalidGrantError
+
+ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "RS256", "EdDSA")
+MAX_PROOF_LENGTH = 8192
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+
+
+class DPoPProofError(ValueError):
+    """A DPoP proof is missing, malformed, replayed or does not fit the request."""
+
+
+@dataclass(frozen=True)
+class DPoPProof:
+    jkt: str  # RFC 7638 thumbprint of the proof's public key
+    jti: str
+
+
+def normalize_htu(url: str) -> str:
+    """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    if parts.port and parts.port != default_port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", "", ""))
+
+
+class DPoPVerifier:
+    """Verify a proof's header, signature, claims and freshness; remember its ``jti``."""
+
+    def __init__(self, store: EphemeralStore, leeway: int) -> None:
+        self.store = store
+        self.leeway = leeway
+
+    def verify(
+        self, proof: str, *, method: str, url: str, access_token: str | None = None
+    ) -> DPoPProof:
+        if not proof or len(proof) > MAX_PROOF_LENGTH:
+            raise DPoPProofError("The DPoP proof is missing or too long.")
+        try:
+            header = jws.extract_compact(proof.encode("ascii")).headers()
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise DPoPProofError("The DPoP proof is not a compact JWS.") from exc
+        if header.get("typ") != "dpop+jwt":
+            raise DPoPProofError("The DPoP proof's typ must be 'dpop+jwt'.")
+        alg = header.get("alg")
+        if alg not in ALGORITHMS:
+            raise DPoPProofError(f"The DPoP proof's alg must be one of {', '.join(ALGORITHMS)}.")
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & jwk.keys():
+            raise DPoPProofError("The DPoP proof's jwk must be a public key.")
+        try:
+            key = JWKRegistry.import_key(jwk)
+            claims = json.loads(jws.deserialize_compact(proof, key, algorithms=[alg]).payload)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise DPoPProofError("The DPoP proof's signature does not verify.") from exc
+        if not isinstance(claims, dict):
+            raise DPoPProofError("The DPoP proof's payload must be a JSON object.")
+        self._check_claims(claims, method=method, url=url, access_token=access_token)
+        jkt = key.thumbprint()
+        jti = claims["jti"]
+        replay_key = hashlib.sha256(f"{jkt}:{jti}".encode()).hexdigest()
+        if not self.store.remember("dpop_jti", replay_key, ttl=2 * self.leeway + 5):
+            raise DPoPProofError("This DPoP proof was already used (jti replay).")
+        return DPoPProof(jkt=jkt, jti=jti)
+
+    def _check_claims(
+        self, claims: dict[str, Any], *, method: str, url: str, access_token: str | None
+    ) -> None:
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 256:
+            raise DPoPProofError("The DPoP proof needs a jti of 8 to 256 characters.")
+        if claims.get("htm") != method:
+            raise DPoPProofError(f"The DPoP proof's htm must be {method!r}.")
+        htu = claims.get("htu")
+        if not isinstance(htu, str) or normalize_htu(htu) != normalize_htu(url):
+            raise DPoPProofError(f"The DPoP proof's htu must be {normalize_htu(url)!r}.")
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
+            raise DPoPProofError("The DPoP proof needs a numeric iat.")
+        if abs(time.time() - iat) > self.leeway:
+            raise DPoPProofError(
+                f"The DPoP proof's iat is more than {self.leeway} s away from the server's clock."
+            )
+        if access_token is not None:
+            ath = claims.get("ath")
+            if not isinstance(ath, str) or not hmac.compare_digest(
+                ath, b64url_sha256(access_token)
+            ):
+                raise DPoPProofError("The DPoP proof's ath does not match the access token.")
+
+
+class DPoPBinding:
+    """Grant extension: check the request's DPoP proof and the key the grant is bound to.
+
+    The grant exposes ``dpop_binding() -> (required, jkt)``; the verified proof is left on
+    ``request.dpop`` (or ``None``) for the grant to bind what it issues.
+    """
+
+    def __init__(self, verifier_factory: Any, token_endpoint: Any) -> None:
+        self._verifier = verifier_factory
+        self._token_endpoint = token_endpoint
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_validate_token_request", self.check)
+
+    def check(self, grant: Any, result: Any) -> None:
+        request = grant.request
+        required, bound_jkt = grant.dpop_binding()
+        proofs = request.headers.getlist("DPoP") if hasattr(request.headers, "getlist") else []
+        if len(proofs) > 1:
+            raise InvalidDPoPProofError("Send exactly one DPoP header.")
+        if not proofs:
+            if required:
+                raise InvalidDPoPProofError("A DPoP proof is required: this grant is DPoP-bound.")
+            request.dpop = None
+            return
+        try:
+            proof = self._verifier().verify(
+                proofs[0], method=request.method, url=self._token_endpoint()
+            )
+        except DPoPProofError as exc:
+            raise InvalidDPoPProofError(str(exc)) from exc
+        if bound_jkt and not hmac.compare_digest(proof.jkt, bound_jkt):
+            raise InvalidGrantError("The DPoP proof's key is not the key this grant is bound to.")
+        request.dpop = proof

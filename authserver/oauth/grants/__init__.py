@@ -1,0 +1,1 @@
+"""Our token-endpoint grants, in Authlib's grant style."""

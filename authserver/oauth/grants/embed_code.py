@@ -1,0 +1,118 @@
+"""Code redemption: the iframe trades a one-time embed code (PKCE + DPoP) for a session's tokens.
+
+The code is consumed atomically before anything else is checked, so each code gets exactly one
+attempt. A second presentation is reuse: it fails and revokes the session the first one started.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from authlib.oauth2.rfc6749.hooks import hooked
+
+from ... import events
+from ...access import bot_denials
+from ...events import EventType
+from ...extensions import db
+from ...models import Client, PartnerUser, Session, utcnow
+from ...security import new_id
+from ...sessions import new_refresh_token, revoke_session
+from ..errors import InvalidGrantError
+from .base import ChatframeGrant
+
+
+class EmbedCodeGrant(ChatframeGrant):
+    GRANT_TYPE = "authorization_code"
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+
+    @hooked
+    def validate_token_request(self) -> None:
+        client: Client = self.authenticate_token_endpoint_client()
+        self.request.client = client
+        code = self.request.require("code")
+        self.request.require("code_verifier")
+        origin = self.request.require("origin")
+
+        self.session_id = new_id("ses")
+        code_hash = self.svc.hasher.hash(code)
+        consumed = self.svc.store.consume(
+            "code",
+            code_hash,
+            tombstone={"sid": self.session_id},
+            tombstone_ttl=self.svc.settings.session_ttl,
+        )
+        if consumed.value is None:
+            if consumed.tombstone:
+                self._reuse(client, code_hash, consumed.tombstone["sid"])
+            raise InvalidGrantError("The code is invalid or has expired.")
+        data = consumed.value
+        if data["client_id"] != client.id:
+            raise InvalidGrantError("The code was issued to another client.")
+        if data["origin"] != origin:
+            raise InvalidGrantError(
+                "The origin does not match the origin the code was issued for."
+            )
+        self.request.authorization_code = data
+
+    def dpop_binding(self) -> tuple[bool, str | None]:
+        jkt = self.request.authorization_code.get("dpop_jkt")
+        return bool(jkt), jkt
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        data = self.request.authorization_code
+        client: Client = self.request.client
+        user = db.session.get(PartnerUser, data["partner_user"])
+        if user is None:
+            raise InvalidGrantError("The user this code was issued for no longer exists.")
+        denied = bot_denials(client.customer_id, user, data["bots"], data["amr"])
+        bots = [b for b in data["bots"] if b not in denied]
+        if not bots:
+            raise InvalidGrantError("None of this code's bots is available to the user any more.")
+        dpop = self.request.dpop
+        jkt = dpop.jkt if dpop else None
+        now = utcnow()
+        session = Session(
+            id=self.session_id,
+            customer_id=client.customer_id,
+            client_id=client.id,
+            partner_user_pk=user.id,
+            bots=bots,
+            scope=data["scope"],
+            origin=data["origin"],
+            dpop_jkt=jkt,
+            amr=data["amr"],
+            nonce=data["nonce"],
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=self.svc.settings.session_ttl),
+        )
+        db.session.add(session)
+        refresh_token = new_refresh_token(session, self.svc.hasher)
+        events.record(
+            EventType.CODE_REDEEMED,
+            customer_id=client.customer_id,
+            client_id=client.id,
+            partner_user=user.id,
+            ip=self.request.client_ip,
+            session_id=session.id,
+            dpop_bound=bool(jkt),
+        )  # commits the session, its refresh token and the event together
+        if self.svc.store.get("code_reuse", session.id):
+            # A reuse raced this redemption: it could not revoke a session that did not exist
+            # yet, so it left a mark for us. Revoke what we just created.
+            revoke_session(session.id, "code_reuse", ip=self.request.client_ip)
+        return self.respond(self.tokens(session, bots, user, refresh_token))
+
+    def _reuse(self, client: Client, code_hash: str, session_id: str) -> None:
+        self.svc.store.put("code_reuse", session_id, {"at": utcnow().isoformat()}, ttl=300)
+        session = db.session.get(Session, session_id)
+        events.record(
+            EventType.CODE_REUSE,
+            customer_id=client.customer_id,
+            client_id=client.id,
+            partner_user=session.partner_user_pk if session else None,
+            ip=self.request.client_ip,
+            session_id=session_id,
+        )
+        revoke_session(session_id, "code_reuse", ip=self.request.client_ip)
+

@@ -1,0 +1,244 @@
+"""Token exchange (RFC 8693): a customer backend trades its user for a one-time embed code."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from ... import events
+from ...access import bot_denials, find_partner_user, get_or_create_partner_user
+from ...events import EventType
+from ...extensions import db
+from ...models import Client
+from ...security import fingerprint
+from ..client_auth import ClientJwtError, verify_client_jwt
+from ..errors import (
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+    InvalidTargetError,
+    RateLimitedError,
+)
+from ..pkce import validate_code_challenge
+from .base import ChatframeGrant
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+PARTNER_USER_ID_TYPE = "urn:chatframe:token-type:partner-user-id"
+JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+EMBED_CODE_TYPE = "urn:chatframe:token-type:embed-code"
+
+PARTNER_USER_ID = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+BOT_SCOPE = re.compile(r"^bot:(bot_[A-Za-z0-9]{1,36})$")
+JKT = re.compile(r"^[A-Za-z0-9_-]{43}$")
+MAX_BOTS = 20
+
+
+@dataclass
+class Subject:
+    partner_user_id: str
+    name: str | None = None
+    email: str | None = None
+    amr: list[str] = field(default_factory=list)
+
+
+class TokenExchangeGrant(ChatframeGrant):
+    GRANT_TYPE = GRANT_TYPE
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+    def validate_token_request(self) -> None:
+        client = self._authenticate()
+        self.request.client = client
+        self._limit("client", client.id, self.svc.settings.exchange_limit_per_client)
+
+        if self.request.param("requested_token_type") not in (None, EMBED_CODE_TYPE):
+            raise InvalidRequestError(f"requested_token_type must be {EMBED_CODE_TYPE}.")
+        origin = self.request.require("origin")
+        if not client.allows_origin(origin):
+            self._deny("origin", origin=origin[:300])
+            raise InvalidRequestError(
+                f"The origin {origin[:300]} is not registered for client {client.id}."
+            )
+        subject = self._subject(client)
+        user = find_partner_user(client.customer_id, subject.partner_user_id)
+        self._limit(
+            "user",
+            fingerprint(f"{client.customer_id}:{subject.partner_user_id}"),
+            self.svc.settings.exchange_limit_per_user,
+            partner_user=user.id if user else None,
+        )
+        bots, scope = self._bots()
+        denied = bot_denials(client.customer_id, user, bots, subject.amr)
+        if denied:
+            self._deny("bot", partner_user=user.id if user else None, bots=denied)
+            raise InvalidTargetError(
+                "These bots are not available to this user: "
+                + ", ".join(f"{bot} ({why.replace('_', ' ')})" for bot, why in denied.items())
+                + "."
+            )
+        challenge = validate_code_challenge(
+            self.request.param("code_challenge"), self.request.param("code_challenge_method")
+        )
+        dpop_jkt = self.request.param("dpop_jkt")
+        if dpop_jkt is not None and not JKT.match(dpop_jkt):
+            raise InvalidRequestError("dpop_jkt must be an RFC 7638 SHA-256 thumbprint.")
+        nonce = self.request.param("nonce")
+        if nonce is not None and not 1 <= len(nonce) <= 255:
+            raise InvalidRequestError("nonce must be 1 to 255 characters.")
+        self.exchange = {
+            "origin": origin,
+            "subject": subject,
+            "bots": bots,
+            "scope": scope,
+            "code_challenge": challenge,
+            "dpop_jkt": dpop_jkt,
+            "nonce": nonce,
+        }
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        client: Client = self.request.client
+        subject: Subject = self.exchange["subject"]
+        user = get_or_create_partner_user(client.customer_id, subject.partner_user_id)
+        if subject.name:
+            user.name = subject.name[:200]
+        if subject.email:
+            user.email = subject.email[:320]
+        db.session.commit()
+
+        code = secrets.token_urlsafe(32)
+        ttl = self.svc.settings.code_ttl
+        self.svc.store.put(
+            "code",
+            self.svc.hasher.hash(code),
+            {
+                "client_id": client.id,
+                "customer_id": client.customer_id,
+                "partner_user": user.id,
+                "bots": self.exchange["bots"],
+                "scope": self.exchange["scope"],
+                "origin": self.exchange["origin"],
+                "code_challenge": self.exchange["code_challenge"],
+                "dpop_jkt": self.exchange["dpop_jkt"],
+                "nonce": self.exchange["nonce"],
+                "amr": subject.amr,
+            },
+            ttl=ttl,
+        )
+        events.record(
+            EventType.CODE_ISSUED,
+            customer_id=client.customer_id,
+            client_id=client.id,
+            partner_user=user.id,
+            ip=self.request.client_ip,
+            bots=self.exchange["bots"],
+            origin=self.exchange["origin"],
+            dpop_bound=bool(self.exchange["dpop_jkt"]),
+        )
+        return self.respond(
+            {
+                "access_token": code,
+                "issued_token_type": EMBED_CODE_TYPE,
+                "token_type": "N_A",
+                "expires_in": ttl,
+            }
+        )
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _authenticate(self) -> Client:
+        try:
+            return self.authenticate_token_endpoint_client()  # type: ignore[no-any-return]
+        except InvalidClientError:
+            failed: Client | None = getattr(self.request, "failed_client", None)
+            reason = "ip" if getattr(self.request, "ip_refused", False) else "bad_client"
+            events.record(
+                EventType.EXCHANGE_DENIED,
+                customer_id=failed.customer_id if failed else None,
+                client_id=failed.id if failed else None,
+                ip=self.request.client_ip,
+                reason=reason,
+            )
+            raise
+
+    def _deny(self, reason: str, partner_user: str | None = None, **detail: Any) -> None:
+        client: Client = self.request.client
+        events.record(
+            EventType.EXCHANGE_DENIED,
+            customer_id=client.customer_id,
+            client_id=client.id,
+            partner_user=partner_user,
+            ip=self.request.client_ip,
+            reason=reason,
+            **detail,
+        )
+
+    def _limit(self, scope: str, key: str, limit: int, partner_user: str | None = None) -> None:
+        window = self.svc.settings.rate_limit_window
+        count, retry_after = self.svc.store.hit(f"rate:exchange:{scope}", key, window)
+        if count > limit:
+            self._deny("rate_limit", partner_user=partner_user, limit=scope)
+            raise RateLimitedError(
+                f"Too many embed codes requested for this {'client' if scope == 'client' else 'user'}"
+                f"; try again in {retry_after} s.",
+                retry_after=retry_after,
+            )
+
+    def _subject(self, client: Client) -> Subject:
+        token = self.request.require("subject_token")
+        token_type = self.request.require("subject_token_type")
+        if token_type == PARTNER_USER_ID_TYPE:
+            if not PARTNER_USER_ID.match(token):
+                raise InvalidRequestError(
+                    "subject_token must be the partner user id: 1 to 255 printable characters."
+                )
+            return Subject(partner_user_id=token)
+        if token_type != JWT_TYPE:
+            raise InvalidRequestError(
+                f"subject_token_type must be {PARTNER_USER_ID_TYPE} or {JWT_TYPE}."
+            )
+        try:
+            claims = verify_client_jwt(
+                client,
+                token,
+                audiences=[self.svc.settings.issuer],
+                store=self.svc.store,
+                replay_kind="subject_jti",
+            )
+        except ClientJwtError as exc:
+            raise InvalidRequestError(f"The subject_token is invalid: {exc}.") from exc
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not PARTNER_USER_ID.match(sub):
+            raise InvalidRequestError("The subject_token's sub must be the partner user id.")
+        amr = claims.get("amr", [])
+        if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
+            raise InvalidRequestError("The subject_token's amr must be a list of strings.")
+        name, email = claims.get("name"), claims.get("email")
+        return Subject(
+            partner_user_id=sub,
+            name=name if isinstance(name, str) else None,
+            email=email if isinstance(email, str) else None,
+            amr=amr[:10],
+        )
+
+    def _bots(self) -> tuple[list[str], str]:
+        raw = self.request.param("scope") or ""
+        bots: list[str] = []
+        chat = False
+        for entry in raw.split():
+            match = BOT_SCOPE.match(entry)
+            if match:
+                bots.append(match.group(1))
+            elif entry == "chat":
+                chat = True
+            else:
+                raise InvalidScopeError(
+                    f"Unknown scope {entry[:60]!r}: use 'bot:<bot_id>' entries and optionally 'chat'."
+                )
+        bots = list(dict.fromkeys(bots))
+        if not bots:
+            raise InvalidScopeError("scope must name at least one bot as 'bot:<bot_id>'.")
+        if len(bots) > MAX_BOTS:
+            raise InvalidScopeError(f"At most {MAX_BOTS} bots per embed code.")
+        scope = " ".join((["chat"] if chat else []) + [f"bot:{b}" for b in bots])
+        return bots, scope

@@ -1,0 +1,131 @@
+"""The authorization server: Authlib's Flask server with our requests, client rules and grants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from flask import Flask, Response
+from flask import request as flask_request
+
+from ..extensions import db
+from ..models import Client
+from ..services import services
+from .client_auth import PrivateKeyJwtAuth, unverified_claims
+from .dpop import DPoPBinding, DPoPVerifier
+from .errors import InvalidClientError, InvalidRequestError
+from .pkce import S256CodeChallenge
+from .requests import ChatframeRequest
+
+CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+
+
+def query_client(client_id: str) -> Client | None:
+    if not isinstance(client_id, str) or not client_id.startswith("cf_") or len(client_id) > 40:
+        return None
+    return db.session.get(Client, client_id)
+
+
+def claimed_client_id(request: ChatframeRequest) -> str | None:
+    """Which client a failed authentication claimed to be (for the security event only)."""
+    basic_id, _ = extract_basic_authorization(request.headers)
+    if basic_id:
+        return str(basic_id)
+    assertion = request.form.get("client_assertion")
+    if assertion:
+        try:
+            iss = unverified_claims(assertion).get("iss")
+        except ValueError:
+            return None
+        return iss if isinstance(iss, str) else None
+    client_id = request.form.get("client_id")
+    return client_id if isinstance(client_id, str) else None
+
+
+class ChatframeAuthorizationServer(AuthorizationServer):
+    """Token endpoint, revocation and introspection, on Authlib's machinery."""
+
+    def __init__(self) -> None:
+        super().__init__(query_client=query_client, save_token=lambda token, request: None)
+
+    def init_app(self, app: Flask, query_client: Any = None, save_token: Any = None) -> None:
+        super().init_app(app, query_client, save_token)
+        self.register_client_auth_method(
+            "private_key_jwt",
+            PrivateKeyJwtAuth(
+                store=lambda: services().store,
+                audiences=lambda: [
+                    services().settings.issuer,
+                    services().settings.token_endpoint,
+                ],
+            ),
+        )
+        from .endpoints import ChatframeIntrospectionEndpoint, ChatframeRevocationEndpoint
+        from .grants.client_credentials import ManagementClientCredentialsGrant
+        from .grants.embed_code import EmbedCodeGrant
+        from .grants.refresh import RotatingRefreshTokenGrant
+        from .grants.token_exchange import TokenExchangeGrant
+
+        dpop = DPoPBinding(
+            verifier_factory=lambda: DPoPVerifier(
+                services().store, services().settings.dpop_leeway
+            ),
+            token_endpoint=lambda: services().settings.token_endpoint,
+        )
+        self.register_grant(TokenExchangeGrant)
+        self.register_grant(EmbedCodeGrant, [S256CodeChallenge(), dpop])
+        self.register_grant(RotatingRefreshTokenGrant, [dpop])
+        self.register_grant(ManagementClientCredentialsGrant)
+        self.register_endpoint(ChatframeRevocationEndpoint)
+        self.register_endpoint(ChatframeIntrospectionEndpoint)
+
+    def create_oauth2_request(self, request: Any) -> ChatframeRequest:
+        return ChatframeRequest(flask_request)
+
+    def create_token_response(self, request: Any = None) -> Response:
+        if flask_request.args:
+            # Nothing sensitive may travel in a URL: refuse rather than silently ignore.
+            error = InvalidRequestError(
+                "Send token endpoint parameters in the form body, never in the URL."
+            )
+            return self.handle_error_response(None, error)  # type: ignore[no-any-return]
+        return super().create_token_response(request)  # type: ignore[no-any-return]
+
+    def authenticate_client(
+        self, request: ChatframeRequest, methods: list[str], endpoint: str = "token"
+    ) -> Client:
+        """Authenticate with Authlib's registry, then apply our rules: enabled, IP allowlist.
+
+        Every failure is ``invalid_client`` (401): a caller learns nothing about which
+        client ids exist.
+        """
+        request.failed_client = None
+        try:
+            client: Client = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "error", None) != "invalid_client":
+                raise
+            failed = query_client(claimed_client_id(request) or "")
+            request.failed_client = failed
+            wanted = [m for m in methods if m != "none"] or methods
+            raise InvalidClientError(
+                "Client authentication failed. Authenticate with " + " or ".join(wanted) + "."
+            ) from exc
+        if not client.enabled:
+            request.failed_client = client
+            raise InvalidClientError("This client is disabled.")
+        if request.auth_method in CONFIDENTIAL_METHODS and not client.allows_ip(
+            request.client_ip
+        ):
+            request.failed_client = client
+            request.ip_refused = True
+            raise InvalidClientError(
+                f"The caller's IP address {request.client_ip} is not in this client's allowlist."
+            )
+        return client
+
+
+authorization_server = ChatframeAuthorizationServer()

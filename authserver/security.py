@@ -1,0 +1,58 @@
+"""Random public ids, secrets, keyed hashing and constant-time comparison."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import string
+
+_ALPHABET = string.ascii_letters + string.digits
+
+PREFIXES = frozenset({"cus", "cf", "bot", "ses", "cnv", "msg", "usr", "evt", "key", "cu"})
+
+
+def new_id(prefix: str, length: int = 22) -> str:
+    """Return a random public id such as ``cf_8Jq...`` (about 130 bits; never sequential)."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_secret(prefix: str) -> str:
+    """Return a high-entropy (256-bit) secret with a recognisable prefix for secret scanners."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+class Hasher:
+    """Keyed SHA-256 for high-entropy secrets: client secrets, embed codes, refresh tokens.
+
+    The key is derived from ``CHATFRAME_SECRET_KEY`` so a stolen database alone cannot be used
+    to test guesses; the inputs are random 256-bit values, so a slow hash adds nothing.
+    """
+
+    def __init__(self, secret_key: str) -> None:
+        self._key = hmac.new(
+            secret_key.encode(), b"chatframe/secret-hash/v1", hashlib.sha256
+        ).digest()
+
+    def hash(self, value: str) -> str:
+        return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()
+
+    def matches(self, value: str, stored_hash: str | None) -> bool:
+        """Compare ``value`` against a stored hash in constant time."""
+        if not stored_hash:
+            return False
+        return hmac.compare_digest(self.hash(value), stored_hash)
+
+
+def b64url_sha256(value: str) -> str:
+    """BASE64URL(SHA256(value)) without padding, as PKCE S256 and DPoP ``ath`` use it."""
+    digest = hashlib.sha256(value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def fingerprint(value: str) -> str:
+    """A short, non-reversible reference for logs (never the value itself)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:12]

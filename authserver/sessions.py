@@ -1,0 +1,81 @@
+"""Sessions and their rotating refresh tokens: create, rotate, revoke, check."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+
+from . import events
+from .events import EventType
+from .extensions import db
+from .models import PartnerUser, RefreshToken, Session, utcnow
+from .security import Hasher, new_secret
+
+
+def new_refresh_token(session: Session, hasher: Hasher) -> str:
+    """Issue a refresh token for ``session``; return the only plaintext copy."""
+    token = new_secret("cfr")
+    db.session.add(RefreshToken(token_hash=hasher.hash(token), session_id=session.id))
+    return token
+
+
+def find_refresh_token(token: str, hasher: Hasher) -> RefreshToken | None:
+    return db.session.execute(
+        select(RefreshToken).where(RefreshToken.token_hash == hasher.hash(token))
+    ).scalar_one_or_none()
+
+
+def claim_refresh_token(row: RefreshToken) -> bool:
+    """Mark ``row`` rotated if nobody else has; True only for the one caller that did.
+
+    This conditional UPDATE is the concurrency rule: of any number of simultaneous
+    refreshes with one token, exactly one rotates it; every other one is treated as reuse.
+    """
+    result = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.rotated_at.is_(None))
+        .values(rotated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_session(
+    session_id: str, reason: str, *, ip: str | None = None, commit: bool = True
+) -> bool:
+    """Revoke one session (idempotent); True if it was live. Records ``session_revoked``."""
+    session = db.session.get(Session, session_id)
+    if session is None or session.revoked_at is not None:
+        return False
+    session.revoked_at = utcnow()
+    session.revoked_reason = reason
+    events.record(
+        EventType.SESSION_REVOKED,
+        customer_id=session.customer_id,
+        client_id=session.client_id,
+        partner_user=session.partner_user_pk,
+        ip=ip,
+        commit=commit,
+        session_id=session.id,
+        reason=reason,
+    )
+    return True
+
+
+def revoke_user_sessions(user: PartnerUser, reason: str, *, ip: str | None = None) -> int:
+    """Revoke every live session of one partner user; return how many."""
+    live = db.session.execute(
+        select(Session.id).where(
+            Session.partner_user_pk == user.id,
+            Session.revoked_at.is_(None),
+            Session.expires_at > utcnow(),
+        )
+    ).scalars()
+    count = sum(revoke_session(sid, reason, ip=ip, commit=False) for sid in list(live))
+    db.session.commit()
+    return count
+
+
+def session_is_active(session_id: str, now: dt.datetime | None = None) -> bool:
+    session = db.session.get(Session, session_id)
+    return session is not None and session.is_active(now)

@@ -1,0 +1,34 @@
+"""Validate what customers register: embed origins and IP allowlist entries."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+
+def normalize_origin(value: str, *, production: bool) -> str:
+    """Return the exact origin ``scheme://host[:port]``, or raise ValueError saying why."""
+    raw = value.strip()
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{raw!r} is not an origin: use scheme://host[:port], e.g. https://app.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{raw!r} is not an origin: drop the path, query and credentials")
+    if "*" in raw:
+        raise ValueError(f"{raw!r}: wildcards are not allowed; register each exact origin")
+    if production and parts.scheme != "https":
+        raise ValueError(f"{raw!r}: production requires https:// origins")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def normalize_cidr(value: str) -> str:
+    """Return a canonical CIDR block (a bare address becomes /32 or /128)."""
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IP address or CIDR block (e.g. 203.0.113.0/24)") from exc

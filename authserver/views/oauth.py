@@ -1,0 +1,90 @@
+"""Discovery documents, JWKS, and the token, revocation and introspection endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from ..oauth.dpop import ALGORITHMS as DPOP_ALGORITHMS
+from ..oauth.server import authorization_server
+from ..services import services
+
+bp = Blueprint("oauth", __name__)
+
+GRANT_TYPES = [
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+]
+
+
+def discovery_document() -> dict[str, Any]:
+    issuer = services().settings.issuer
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{issuer}/oauth/token",
+        "jwks_uri": f"{issuer}/oauth/jwks",
+        "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "grant_types_supported": GRANT_TYPES,
+        "response_types_supported": [],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256", "RS256", "EdDSA"],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ],
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "subject_types_supported": ["pairwise"],
+        "scopes_supported": ["chat", "manage"],
+        "claims_supported": ["sub", "sid", "nonce", "amr", "auth_time"],
+        "authorization_response_iss_parameter_supported": False,
+    }
+
+
+def _no_store(response: Response, max_age: int | None = None) -> Response:
+    response.headers["Cache-Control"] = f"public, max-age={max_age}" if max_age else "no-store"
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
+def discovery() -> Response:
+    return _no_store(jsonify(discovery_document()), max_age=300)
+
+
+@bp.get("/oauth/jwks")
+def jwks() -> Response:
+    # Short cache: a next key is published at least one rotation before it signs.
+    return _no_store(jsonify(services().keys.jwks()), max_age=300)
+
+
+@bp.post("/oauth/token")
+def token() -> Response:
+    return authorization_server.create_token_response()
+
+
+@bp.post("/oauth/revoke")
+def revoke() -> Response:
+    return authorization_server.create_endpoint_response("revocation")  # type: ignore[no-any-return]
+
+
+@bp.post("/oauth/introspect")
+def introspect() -> Response:
+    return authorization_server.create_endpoint_response("introspection")  # type: ignore[no-any-return]
