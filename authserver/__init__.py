@@ -11,7 +11,6 @@ from typing import Any
 import redis
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import event
-from sqlalchemy.orm import sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -55,12 +54,11 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _serialise_sqlite_writes(db.engine)
-        session_factory = sessionmaker(bind=db.engine, expire_on_commit=False)
     app.extensions["chatframe"] = Services(
         settings=settings,
         hasher=Hasher(settings.secret_key),
-        store=_ephemeral_store(settings, session_factory),
-        keys=KeyStore(settings.keys_dir, session_factory, settings.max_signed_token_ttl),
+        store=_ephemeral_store(settings),
+        keys=KeyStore(settings.keys_dir, lambda: db.session, settings.max_signed_token_ttl),
     )
 
     from .oauth.server import authorization_server
@@ -106,11 +104,11 @@ def _serialise_sqlite_writes(engine: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _ephemeral_store(settings: Settings, session_factory: sessionmaker[Any]) -> EphemeralStore:
+def _ephemeral_store(settings: Settings) -> EphemeralStore:
     if settings.redis_url:
         client = redis.Redis.from_url(settings.redis_url)
-        return RedisEphemeralStore(client, prefix=os.environ.get("CHATFRAME_REDIS_PREFIX", "chatframe"))
-    return SqlEphemeralStore(session_factory)
+        return RedisEphemeralStore(client, prefix=settings.redis_prefix)
+    return SqlEphemeralStore(lambda: db.session)
 
 
 def _schema_ready() -> bool:

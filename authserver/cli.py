@@ -33,15 +33,18 @@ def _context() -> Iterator[Flask]:
     with app.app_context():
         from .extensions import db
 
-        if not _schema_is_current(app):
-            raise click.ClickException(
-                "The database is not migrated: run 'chatframe db upgrade' first."
-            )
         try:
+            if not _schema_is_current(app):
+                raise click.ClickException(
+                    "The database is not migrated: run 'chatframe db upgrade' first."
+                )
             yield app
         except (RegistryError, KeyStoreError) as exc:
             db.session.rollback()
             raise click.ClickException(str(exc)) from exc
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 def _schema_is_current(app: Flask) -> bool:
@@ -89,10 +92,14 @@ def db_upgrade() -> None:
 def upgrade_database() -> None:
     from flask_migrate import upgrade
 
+    from .extensions import db
+
     app = _app(ensure_keys=False)
     with app.app_context():
         upgrade()
         app.extensions["chatframe"].keys.ensure()
+        db.session.remove()
+        db.engine.dispose()
 
 
 # -- serve ---------------------------------------------------------------------------------
@@ -108,12 +115,8 @@ def serve(host: str, port: int, workers: int) -> None:
     if not settings.production:
         upgrade_database()  # development: a fresh checkout just works
     else:
-        app = _app()
-        with app.app_context():
-            if not _schema_is_current(app):
-                raise click.ClickException(
-                    "The database is not migrated: run 'chatframe db upgrade' before serving."
-                )
+        with _context():
+            pass  # refuses to start on a database that is not migrated
     click.echo(f"Chatframe ({settings.env}) on http://{host}:{port} — issuer {settings.issuer}")
     run_gunicorn(f"{host}:{port}", workers)
 

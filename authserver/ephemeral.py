@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,7 +18,6 @@ import redis
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import sessionmaker
 
 from .models import EphemeralEntry
 
@@ -63,19 +64,30 @@ def _window(window: int, now: float) -> tuple[int, int]:
 class SqlEphemeralStore:
     """Ephemeral store in the main SQL database (SQLite or PostgreSQL).
 
-    It uses its own short transactions, independent of the request's ORM session, so a
-    consumed code stays consumed even if the request later fails.
+    It works in the request's own database session (one connection per request, which
+    SQLite's single writer needs) and commits each atomic step at once, so a consumed code
+    stays consumed even if the request later fails.
     """
 
-    def __init__(self, session_factory: sessionmaker[OrmSession]) -> None:
-        self._sessions = session_factory
+    def __init__(self, session: Callable[[], OrmSession]) -> None:
+        self._session = session
+
+    @contextmanager
+    def _transaction(self) -> Iterator[OrmSession]:
+        session = self._session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
     def _insert(self, dialect: str) -> Any:
         module = postgresql if dialect == "postgresql" else sqlite
         return module.insert(EphemeralEntry)
 
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             stmt = self._insert(session.get_bind().dialect.name).values(
                 kind=kind, key=key, value=json.dumps(value), counter=0, expires_at=time.time() + ttl
             )
@@ -86,7 +98,7 @@ class SqlEphemeralStore:
             session.execute(stmt)
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        with self._sessions() as session:
+        with self._transaction() as session:
             row = session.execute(
                 select(EphemeralEntry.value).where(
                     EphemeralEntry.kind == kind,
@@ -100,7 +112,7 @@ class SqlEphemeralStore:
         self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
     ) -> Consumed:
         now = time.time()
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             # DELETE ... RETURNING is the atomic step: concurrent deleters of the same row
             # serialise on it and all but one get nothing back.
             taken = session.execute(
@@ -129,7 +141,7 @@ class SqlEphemeralStore:
 
     def remember(self, kind: str, key: str, ttl: float) -> bool:
         now = time.time()
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             session.execute(
                 delete(EphemeralEntry).where(
                     EphemeralEntry.kind == kind,
@@ -147,7 +159,7 @@ class SqlEphemeralStore:
     def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
         now = time.time()
         start, retry_after = _window(window, now)
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             stmt = self._insert(session.get_bind().dialect.name).values(
                 kind=kind, key=f"{key}@{start}", value=None, counter=1, expires_at=start + window
             )
@@ -159,7 +171,7 @@ class SqlEphemeralStore:
 
     def purge_expired(self) -> int:
         """Delete expired rows; called opportunistically and by ``chatframe`` maintenance."""
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             result = session.execute(
                 delete(EphemeralEntry).where(EphemeralEntry.expires_at <= time.time())
             )
@@ -167,7 +179,7 @@ class SqlEphemeralStore:
 
     def count(self, kind: str) -> int:
         """Number of live entries of one kind (for tests and diagnostics)."""
-        with self._sessions() as session:
+        with self._transaction() as session:
             return int(
                 session.execute(
                     select(func.count()).where(

@@ -13,13 +13,13 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import sessionmaker
 
 from .models import SigningKey, utcnow
 
@@ -35,10 +35,10 @@ class KeyStore:
     """Signing and verification keys shared by every worker and restart."""
 
     def __init__(
-        self, keys_dir: Path, session_factory: sessionmaker[OrmSession], retire_after: int
+        self, keys_dir: Path, session: Callable[[], OrmSession], retire_after: int
     ) -> None:
         self.keys_dir = keys_dir
-        self._sessions = session_factory
+        self._session = session
         self._retire_after = retire_after
         self._lock = threading.Lock()
         self._loaded_at = 0.0
@@ -50,31 +50,33 @@ class KeyStore:
 
     def ensure(self) -> None:
         """Create an active and a next key if there are none (first start)."""
-        with self._sessions.begin() as session:
-            states = set(session.execute(select(SigningKey.state)).scalars())
-            if "active" not in states:
-                self._create(session, "active")
-            if "next" not in states:
-                self._create(session, "next")
-        self._loaded_at = 0.0
+        session = self._session()
+        states = set(session.execute(select(SigningKey.state)).scalars())
+        if "active" not in states:
+            self._create(session, "active")
+        if "next" not in states:
+            self._create(session, "next")
+        session.commit()
+        self.invalidate()
 
     def rotate(self) -> dict[str, str]:
         """next → active, active → retired, new next; prune keys retired long enough ago."""
         now = utcnow()
-        with self._sessions.begin() as session:
-            rows = {k.kid: k for k in session.execute(select(SigningKey)).scalars()}
-            active = [k for k in rows.values() if k.state == "active"]
-            upcoming = [k for k in rows.values() if k.state == "next"]
-            for key in active:
-                key.state, key.retired_at = "retired", now
-            if upcoming:
-                promoted = upcoming[0]
-                promoted.state, promoted.activated_at = "active", now
-            else:
-                promoted = self._create(session, "active")
-            new_next = self._create(session, "next")
-            self._prune(session, now)
-        self._loaded_at = 0.0
+        session = self._session()
+        rows = {k.kid: k for k in session.execute(select(SigningKey)).scalars()}
+        active = [k for k in rows.values() if k.state == "active"]
+        upcoming = [k for k in rows.values() if k.state == "next"]
+        for key in active:
+            key.state, key.retired_at = "retired", now
+        if upcoming:
+            promoted = upcoming[0]
+            promoted.state, promoted.activated_at = "active", now
+        else:
+            promoted = self._create(session, "active")
+        new_next = self._create(session, "next")
+        self._prune(session, now)
+        session.commit()
+        self.invalidate()
         return {
             "active": promoted.kid,
             "next": new_next.kid,
@@ -83,19 +85,22 @@ class KeyStore:
 
     def list(self) -> list[dict[str, Any]]:
         """Every key's kid, state and timestamps (no key material)."""
-        with self._sessions() as session:
-            rows = session.execute(select(SigningKey).order_by(SigningKey.created_at)).scalars()
-            return [
-                {
-                    "kid": k.kid,
-                    "state": k.state,
-                    "alg": k.alg,
-                    "created_at": _iso(k.created_at),
-                    "activated_at": _iso(k.activated_at),
-                    "retired_at": _iso(k.retired_at),
-                }
-                for k in rows
-            ]
+        rows = self._session().execute(select(SigningKey).order_by(SigningKey.created_at)).scalars()
+        return [
+            {
+                "kid": k.kid,
+                "state": k.state,
+                "alg": k.alg,
+                "created_at": _iso(k.created_at),
+                "activated_at": _iso(k.activated_at),
+                "retired_at": _iso(k.retired_at),
+            }
+            for k in rows
+        ]
+
+    def invalidate(self) -> None:
+        """Forget the cached keys; the next use reloads them (a worker does this every 30 s)."""
+        self._loaded_at = 0.0
 
     # -- use -------------------------------------------------------------------------------
 
@@ -160,8 +165,7 @@ class KeyStore:
         if not force and time.monotonic() - self._loaded_at < _RELOAD_SECONDS and self._keys:
             return
         with self._lock:
-            with self._sessions() as session:
-                rows = list(session.execute(select(SigningKey)).scalars())
+            rows = list(self._session().execute(select(SigningKey)).scalars())
             keys: dict[str, ECKey] = {}
             for row in rows:
                 keys[row.kid] = self._keys.get(row.kid) or self._load_private(row.kid)

@@ -20,6 +20,16 @@ from .requests import ChatframeRequest
 
 CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
+# Authlib raises some errors without a description; every answer must say what to do.
+DEFAULT_DESCRIPTIONS = {
+    "unsupported_grant_type": "Use one of the grant types listed in the discovery document.",
+    "invalid_request": "The request is missing a required parameter (for example 'token').",
+    "unsupported_token_type": "token_type_hint must be 'access_token' or 'refresh_token'.",
+    "invalid_scope": "The requested scope is not allowed.",
+    "invalid_grant": "The grant is invalid.",
+    "invalid_client": "Client authentication failed.",
+}
+
 
 def query_client(client_id: str) -> Client | None:
     if not isinstance(client_id, str) or not client_id.startswith("cf_") or len(client_id) > 40:
@@ -91,6 +101,11 @@ class ChatframeAuthorizationServer(AuthorizationServer):
             )
             return self.handle_error_response(None, error)  # type: ignore[no-any-return]
         return super().create_token_response(request)  # type: ignore[no-any-return]
+
+    def handle_error_response(self, request: Any, error: Any) -> Response:
+        if not error.description:
+            error.description = DEFAULT_DESCRIPTIONS.get(error.error, "The request was refused.")
+        return super().handle_error_response(request, error)  # type: ignore[no-any-return]
 
     def authenticate_client(
         self, request: ChatframeRequest, methods: list[str], endpoint: str = "token"
