@@ -28,11 +28,11 @@ log = logging.getLogger("chatframe")
 def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) -> Flask:
     """Build the app from ``settings`` (default: the ``CHATFRAME_*`` environment)."""
     settings = settings or load_settings()
-    app = Flask(__name__)
-    os.makedirs(app.instance_path, exist_ok=True)
-    database_url = settings.database_url or (
-        "sqlite:///" + os.path.join(app.instance_path, "chatframe.db")
-    )
+    app = Flask(__name__, instance_path=str(Path("instance").resolve()))
+    database_url = settings.database_url
+    if not database_url:
+        os.makedirs(app.instance_path, exist_ok=True)
+        database_url = "sqlite:///" + os.path.join(app.instance_path, "chatframe.db")
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=database_url,
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
         settings=settings,
         hasher=Hasher(settings.secret_key),
         store=_ephemeral_store(settings),
-        keys=KeyStore(settings.keys_dir, lambda: db.session, settings.max_signed_token_ttl),
+        keys=KeyStore(settings.keys_dir, lambda: db.session(), settings.max_signed_token_ttl),
     )
 
     from .oauth.server import authorization_server
@@ -108,7 +108,7 @@ def _ephemeral_store(settings: Settings) -> EphemeralStore:
     if settings.redis_url:
         client = redis.Redis.from_url(settings.redis_url)
         return RedisEphemeralStore(client, prefix=settings.redis_prefix)
-    return SqlEphemeralStore(lambda: db.session)
+    return SqlEphemeralStore(lambda: db.session())
 
 
 def _schema_ready() -> bool:
@@ -130,7 +130,9 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:
         incident = uuid.uuid4().hex[:12]
-        log.exception("unhandled error on %s %s (incident %s)", request.method, request.path, incident)
+        log.exception(
+            "unhandled error on %s %s (incident %s)", request.method, request.path, incident
+        )
         db.session.rollback()
         response = jsonify(
             error="server_error",

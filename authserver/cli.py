@@ -124,7 +124,7 @@ def serve(host: str, port: int, workers: int) -> None:
 def run_gunicorn(bind: str, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
@@ -234,7 +234,10 @@ def clients_set_jwks(client_id: str, jwks_file: Path) -> None:
 @click.option("--clear-ips", is_flag=True, help="Remove the IP allowlist.")
 @click.option("--enable/--disable", default=None)
 def clients_update(
-    client_id: str, origins: tuple[str, ...], cidrs: tuple[str, ...], clear_ips: bool,
+    client_id: str,
+    origins: tuple[str, ...],
+    cidrs: tuple[str, ...],
+    clear_ips: bool,
     enable: bool | None,
 ) -> None:
     """Change a client's origins, IP allowlist or enabled state."""
@@ -292,7 +295,8 @@ def bots_update(bot_id: str, enable: bool | None, **fields: Any) -> None:
         bot = registry.update_bot(registry.get_bot(bot_id), enabled=enable, **fields)
         click.echo(
             f"{bot.id}: {bot.name!r}, access {bot.access}, "
-            f"{'MFA required, ' if bot.require_mfa else ''}{'enabled' if bot.enabled else 'disabled'}"
+            + ("MFA required, " if bot.require_mfa else "")
+            + ("enabled" if bot.enabled else "disabled")
         )
 
 
@@ -318,7 +322,9 @@ def bots_faq_list(bot_id: str, as_json: bool) -> None:
     from . import registry
 
     with _context():
-        entries = [{"question": e.question, "answer": e.answer} for e in registry.get_bot(bot_id).faq]
+        entries = [
+            {"question": e.question, "answer": e.answer} for e in registry.get_bot(bot_id).faq
+        ]
         human = "\n".join(f"Q: {e['question']}\nA: {e['answer']}\n" for e in entries) or "(no FAQ)"
         _emit(as_json, {"faq": entries}, human)
 
@@ -349,8 +355,15 @@ def _remove(bot: Any, user: str) -> bool:
     return remove_member(bot, user)
 
 
-_member_command("add-member", _add, "{user} is now a member of {bot}", "{user} was already a member of {bot}")
-_member_command("remove-member", _remove, "{user} is no longer a member of {bot}", "{user} was not a member of {bot}")
+_member_command(
+    "add-member", _add, "{user} is now a member of {bot}", "{user} was already a member of {bot}"
+)
+_member_command(
+    "remove-member",
+    _remove,
+    "{user} is no longer a member of {bot}",
+    "{user} was not a member of {bot}",
+)
 
 
 # -- keys ----------------------------------------------------------------------------------
@@ -374,7 +387,8 @@ def keys_rotate(as_json: bool) -> None:
         _emit(
             as_json,
             result,
-            f"active: {result['active']}\nnext: {result['next']}\nretired: {result['retired'] or '-'}",
+            f"active: {result['active']}\nnext: {result['next']}\n"
+            f"retired: {result['retired'] or '-'}",
         )
 
 

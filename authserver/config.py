@@ -23,7 +23,7 @@ class Settings:
 
     env: str = "development"
     issuer: str = "http://localhost:8000"
-    database_url: str = ""  # empty: SQLite under the app's instance folder
+    database_url: str = ""  # empty: SQLite at ./instance/chatframe.db
     redis_url: str | None = None
     redis_prefix: str = "chatframe"
     secret_key: str = DEV_SECRET_KEY
@@ -98,7 +98,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"(got scheme {urlsplit(redis_url).scheme!r})."
         )
     values["redis_url"] = redis_url
-    values["redis_prefix"] = env_vars.get("CHATFRAME_REDIS_PREFIX", "chatframe").strip() or "chatframe"
+    values["redis_prefix"] = (
+        env_vars.get("CHATFRAME_REDIS_PREFIX", "chatframe").strip() or "chatframe"
+    )
 
     secret_key = env_vars.get("CHATFRAME_SECRET_KEY", DEV_SECRET_KEY)
     if env == "production" and secret_key == DEV_SECRET_KEY:

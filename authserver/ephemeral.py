@@ -231,7 +231,9 @@ class RedisEphemeralStore:
         return Consumed(value=None, tombstone=json.loads(raw) if raw else None)
 
     def remember(self, kind: str, key: str, ttl: float) -> bool:
-        return bool(self._redis.set(self._key(kind, key), b"1", nx=True, px=max(1, int(ttl * 1000))))
+        return bool(
+            self._redis.set(self._key(kind, key), b"1", nx=True, px=max(1, int(ttl * 1000)))
+        )
 
     def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
         start, retry_after = _window(window, time.time())

@@ -107,7 +107,9 @@ class Client(Base):
             address = ipaddress.ip_address(ip)
         except ValueError:
             return False
-        return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in self.ip_allowlist)
+        return any(
+            address in ipaddress.ip_network(cidr, strict=False) for cidr in self.ip_allowlist
+        )
 
 
 class Bot(Base):

@@ -120,7 +120,7 @@ def set_client_jwks(client: Client, jwks: dict[str, Any] | None) -> None:
             raise RegistryError(f"That is not a usable JWKS: {exc}") from exc
         if any(key.is_private for key in keyset.keys):
             raise RegistryError("Register public keys only: that JWKS contains private keys.")
-        jwks = keyset.as_dict(private=False)
+        jwks = dict(keyset.as_dict(private=False))
     client.jwks = jwks
     db.session.commit()
 
@@ -237,7 +237,11 @@ def add_member(bot: Bot, partner_user_id: str, *, ip: str | None = None) -> bool
         return False
     db.session.add(Membership(bot_id=bot.id, partner_user_pk=user.id))
     events.record(
-        EventType.MEMBER_ADDED, customer_id=bot.customer_id, partner_user=user.id, ip=ip, bot_id=bot.id
+        EventType.MEMBER_ADDED,
+        customer_id=bot.customer_id,
+        partner_user=user.id,
+        ip=ip,
+        bot_id=bot.id,
     )
     return True
 
@@ -254,7 +258,11 @@ def remove_member(bot: Bot, partner_user_id: str, *, ip: str | None = None) -> b
         return False
     db.session.delete(membership)
     events.record(
-        EventType.MEMBER_REMOVED, customer_id=bot.customer_id, partner_user=user.id, ip=ip, bot_id=bot.id
+        EventType.MEMBER_REMOVED,
+        customer_id=bot.customer_id,
+        partner_user=user.id,
+        ip=ip,
+        bot_id=bot.id,
     )
     return True
 

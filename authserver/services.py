@@ -20,7 +20,9 @@ class ClientCredentials:
 
     hasher: Hasher
 
-    def check_client_secret(self, client: Client, secret: str, now: dt.datetime | None = None) -> bool:
+    def check_client_secret(
+        self, client: Client, secret: str, now: dt.datetime | None = None
+    ) -> bool:
         if self.hasher.matches(secret, client.secret_hash):
             return True
         expires = client.previous_secret_expires_at
@@ -46,7 +48,7 @@ class Services:
 
 def services() -> Services:
     """The current app's services."""
-    return current_app.extensions["chatframe"]  # type: ignore[no-any-return]
+    return current_app.extensions["chatframe"]
 
 
 def settings() -> Settings:

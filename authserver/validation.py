@@ -11,7 +11,9 @@ def normalize_origin(value: str, *, production: bool) -> str:
     raw = value.strip()
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{raw!r} is not an origin: use scheme://host[:port], e.g. https://app.example.com")
+        raise ValueError(
+            f"{raw!r} is not an origin: use scheme://host[:port], e.g. https://app.example.com"
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise ValueError(f"{raw!r} is not an origin: drop the path, query and credentials")
     if "*" in raw:
@@ -31,4 +33,6 @@ def normalize_cidr(value: str) -> str:
     try:
         return str(ipaddress.ip_network(value.strip(), strict=False))
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not an IP address or CIDR block (e.g. 203.0.113.0/24)") from exc
+        raise ValueError(
+            f"{value!r} is not an IP address or CIDR block (e.g. 203.0.113.0/24)"
+        ) from exc

@@ -21,9 +21,13 @@ from authserver.config import Settings
 from authserver.extensions import db
 from tests.embed import Backend, Iframe
 
-PG_ADMIN_URL = os.environ.get("CHATFRAME_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CHATFRAME_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("CHATFRAME_TEST_REDIS", "redis://127.0.0.1:6379/0")
-REQUIRE_SERVICES = os.environ.get("CHATFRAME_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+REQUIRE_SERVICES = (
+    os.environ.get("CHATFRAME_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+)
 
 
 def service_unavailable(what: str, error: Exception) -> None:
@@ -64,13 +68,13 @@ def postgres_storage() -> Iterator[Storage]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
+    except Exception as exc:
         service_unavailable("PostgreSQL", exc)
     prefix = f"chatframe-test-{secrets.token_hex(6)}"
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_unavailable("Redis", exc)
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield Storage("postgres", url, REDIS_URL, prefix)
@@ -182,7 +186,10 @@ class Tenant:
             query = select(SecurityEvent).where(SecurityEvent.customer_id == self.customer_id)
             if type:
                 query = query.where(SecurityEvent.type == type)
-            rows = [e.as_dict() for e in db.session.execute(query.order_by(SecurityEvent.created_at)).scalars()]
+            rows = [
+                e.as_dict()
+                for e in db.session.execute(query.order_by(SecurityEvent.created_at)).scalars()
+            ]
             db.session.remove()
         return rows
 

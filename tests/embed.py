@@ -151,7 +151,7 @@ class Backend:
             )
         data.update(overrides)
         data = {k: v for k, v in data.items() if v is not None}
-        kwargs: dict[str, Any] = {"timeout": 30}
+        kwargs: dict[str, Any] = {}
         if auth == "basic":
             kwargs["auth"] = (self.client_id, self.client_secret)
         elif auth == "post":
@@ -160,7 +160,7 @@ class Backend:
             data.update(auth)
         elif isinstance(auth, tuple):
             kwargs["auth"] = auth
-        return requests.post(self.token_url, data=data, **kwargs)
+        return requests.post(self.token_url, data=data, timeout=30, **kwargs)
 
     def code(self, iframe: Iframe, user: str, bots: list[str], **kw: Any) -> str:
         response = self.exchange(iframe, user, bots, **kw)

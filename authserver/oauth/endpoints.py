@@ -74,7 +74,7 @@ def _find_access(token: str) -> TokenRef | None:
     return TokenRef("access_token", client.customer_id, client.id, session, claims)
 
 
-class ChatframeRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
+class ChatframeRevocationEndpoint(RevocationEndpoint):
     """The iframe revokes its own session (public ``client_id``); a confidential client may
     revoke tokens of its own customer. Anything else is answered 200 and left alone."""
 
@@ -97,7 +97,7 @@ class ChatframeRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
             revoke_session(token.session.id, "revoked_by_client", ip=request.client_ip)
 
 
-class ChatframeIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
+class ChatframeIntrospectionEndpoint(IntrospectionEndpoint):
     """Confidential clients introspect tokens of their own customer only."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -111,7 +111,7 @@ class ChatframeIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[mis
     def introspect_token(self, token: TokenRef) -> dict[str, Any]:
         if token.kind == "access_token":
             claims = token.claims
-            body = {
+            body: dict[str, Any] = {
                 key: claims[key]
                 for key in ("iss", "aud", "sub", "client_id", "scope", "exp", "iat", "sid", "jti")
                 if key in claims

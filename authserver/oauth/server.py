@@ -99,13 +99,13 @@ class ChatframeAuthorizationServer(AuthorizationServer):
             error = InvalidRequestError(
                 "Send token endpoint parameters in the form body, never in the URL."
             )
-            return self.handle_error_response(None, error)  # type: ignore[no-any-return]
-        return super().create_token_response(request)  # type: ignore[no-any-return]
+            return self.handle_error_response(None, error)
+        return super().create_token_response(request)
 
     def handle_error_response(self, request: Any, error: Any) -> Response:
         if not error.description:
             error.description = DEFAULT_DESCRIPTIONS.get(error.error, "The request was refused.")
-        return super().handle_error_response(request, error)  # type: ignore[no-any-return]
+        return super().handle_error_response(request, error)
 
     def authenticate_client(
         self, request: ChatframeRequest, methods: list[str], endpoint: str = "token"
@@ -132,9 +132,7 @@ class ChatframeAuthorizationServer(AuthorizationServer):
         if not client.enabled:
             request.failed_client = client
             raise InvalidClientError("This client is disabled.")
-        if request.auth_method in CONFIDENTIAL_METHODS and not client.allows_ip(
-            request.client_ip
-        ):
+        if request.auth_method in CONFIDENTIAL_METHODS and not client.allows_ip(request.client_ip):
             request.failed_client = client
             request.ip_refused = True
             raise InvalidClientError(

@@ -12,7 +12,7 @@ from joserfc.errors import JoseError
 from ..config import Settings
 from ..keys import KeyStore
 
-ACCESS_TOKEN_TYP = "at+jwt"
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
 
 
 class TokenError(ValueError):

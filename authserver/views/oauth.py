@@ -82,9 +82,9 @@ def token() -> Response:
 
 @bp.post("/oauth/revoke")
 def revoke() -> Response:
-    return authorization_server.create_endpoint_response("revocation")  # type: ignore[no-any-return]
+    return authorization_server.create_endpoint_response("revocation")
 
 
 @bp.post("/oauth/introspect")
 def introspect() -> Response:
-    return authorization_server.create_endpoint_response("introspection")  # type: ignore[no-any-return]
+    return authorization_server.create_endpoint_response("introspection")

@@ -44,7 +44,11 @@ def test_twenty_parallel_refreshes_leave_at_most_one_live_successor(tenant: Tena
     def refresh(proof: str) -> requests.Response:
         return requests.post(
             iframe.token_url,
-            data={"grant_type": "refresh_token", "refresh_token": token, "client_id": tenant.client_id},
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": token,
+                "client_id": tenant.client_id,
+            },
             headers={"DPoP": proof},
             timeout=60,
         )
@@ -53,19 +57,15 @@ def test_twenty_parallel_refreshes_leave_at_most_one_live_successor(tenant: Tena
         responses = list(pool.map(refresh, proofs))
     winners = [r.json() for r in responses if r.status_code == 200]
     assert len(winners) <= 1, [r.status_code for r in responses]
-    assert all(
-        r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200
-    )
+    assert all(r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200)
     # every successor that still works must belong to a live session; there is at most one
-    live_successors = sum(
-        iframe.refresh(w["refresh_token"]).status_code == 200 for w in winners
-    )
+    live_successors = sum(iframe.refresh(w["refresh_token"]).status_code == 200 for w in winners)
     assert live_successors <= 1
     with tenant.server.app.app_context():
         live_sessions = db.session.execute(
-            select(func.count()).select_from(Session).where(
-                Session.customer_id == tenant.customer_id, Session.revoked_at.is_(None)
-            )
+            select(func.count())
+            .select_from(Session)
+            .where(Session.customer_id == tenant.customer_id, Session.revoked_at.is_(None))
         ).scalar_one()
         db.session.remove()
     assert live_sessions <= 1

@@ -72,9 +72,10 @@ def test_exchange_redeem_refresh_revoke_introspect(tenant: Tenant) -> None:
 def test_sub_is_pairwise_across_customers(tenant: Tenant, other_tenant: Tenant) -> None:
     first = tenant.session("alice", [tenant.bots["welcome"]])
     second = other_tenant.session("alice", [other_tenant.bots["welcome"]])
-    assert claims_of(first.tokens["access_token"])["sub"] != claims_of(
-        second.tokens["access_token"]
-    )["sub"]
+    assert (
+        claims_of(first.tokens["access_token"])["sub"]
+        != claims_of(second.tokens["access_token"])["sub"]
+    )
 
 
 def test_client_credentials_issues_a_management_token(tenant: Tenant) -> None:
@@ -129,4 +130,4 @@ def test_parameters_in_the_url_are_refused(tenant: Tenant) -> None:
         timeout=10,
     )
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
-    assert ORIGIN == iframe.origin
+    assert iframe.origin == ORIGIN

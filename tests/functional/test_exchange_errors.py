@@ -13,7 +13,9 @@ def test_wrong_secret_is_invalid_client(tenant: Tenant) -> None:
     body = assert_refused(
         backend.exchange(tenant.iframe(), "alice", [tenant.bots["welcome"]]), 401, "invalid_client"
     )
-    assert "secret" not in body["error_description"].lower() or "cfs_" not in body["error_description"]
+    assert (
+        "secret" not in body["error_description"].lower() or "cfs_" not in body["error_description"]
+    )
     denied = tenant.events("exchange_denied")
     assert denied and denied[-1]["detail"]["reason"] == "bad_client"
     assert not tenant.events("code_issued")
@@ -42,7 +44,9 @@ def test_unknown_client_is_invalid_client(tenant: Tenant) -> None:
 
 
 def test_no_client_authentication_is_invalid_client(tenant: Tenant) -> None:
-    response = tenant.backend.exchange(tenant.iframe(), "alice", [tenant.bots["welcome"]], auth=None)
+    response = tenant.backend.exchange(
+        tenant.iframe(), "alice", [tenant.bots["welcome"]], auth=None
+    )
     assert_refused(response, 401, "invalid_client")
 
 
@@ -68,9 +72,10 @@ def test_unregistered_origin(tenant: Tenant) -> None:
     body = assert_refused(
         tenant.backend.exchange(iframe, "alice", [tenant.bots["welcome"]]), 400, "invalid_request"
     )
-    assert "https://evil.example is not registered for client " + tenant.client_id in body[
-        "error_description"
-    ]
+    assert (
+        "https://evil.example is not registered for client " + tenant.client_id
+        in body["error_description"]
+    )
     assert tenant.events("exchange_denied")[-1]["detail"]["reason"] == "origin"
 
 
@@ -133,12 +138,17 @@ def test_disabled_client(tenant: Tenant) -> None:
         ({"subject_token": "has space"}, "invalid_request"),
         ({"subject_token": "x" * 256}, "invalid_request"),
         ({"subject_token_type": "urn:example:other"}, "invalid_request"),
-        ({"requested_token_type": "urn:ietf:params:oauth:token-type:access_token"}, "invalid_request"),
+        (
+            {"requested_token_type": "urn:ietf:params:oauth:token-type:access_token"},
+            "invalid_request",
+        ),
         ({"dpop_jkt": "not-a-thumbprint"}, "invalid_request"),
     ],
 )
 def test_malformed_exchange_requests(tenant: Tenant, overrides: dict, error: str) -> None:
-    response = tenant.backend.exchange(tenant.iframe(), "alice", [tenant.bots["welcome"]], **overrides)
+    response = tenant.backend.exchange(
+        tenant.iframe(), "alice", [tenant.bots["welcome"]], **overrides
+    )
     assert_refused(response, 400, error)
 
 
@@ -157,7 +167,10 @@ def test_exchange_rate_limit_per_user(tenant: Tenant) -> None:
     assert 1 <= int(response.headers["Retry-After"]) <= 3600
     # another user of the same client is not affected
     assert tenant.backend.exchange(tenant.iframe(), "dave", bots).status_code == 200
-    assert tenant.events("exchange_denied")[-1]["detail"] == {"reason": "rate_limit", "limit": "user"}
+    assert tenant.events("exchange_denied")[-1]["detail"] == {
+        "reason": "rate_limit",
+        "limit": "user",
+    }
 
 
 def test_exchange_rate_limit_per_client(tenant: Tenant) -> None:
@@ -174,5 +187,7 @@ def test_origin_is_compared_exactly(tenant: Tenant) -> None:
     for near_miss in (ORIGIN + "/", ORIGIN.replace("http", "https"), ORIGIN + ".evil.example"):
         iframe = tenant.iframe(origin=near_miss)
         assert_refused(
-            tenant.backend.exchange(iframe, "alice", [tenant.bots["welcome"]]), 400, "invalid_request"
+            tenant.backend.exchange(iframe, "alice", [tenant.bots["welcome"]]),
+            400,
+            "invalid_request",
         )

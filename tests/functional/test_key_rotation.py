@@ -23,7 +23,9 @@ def cli_env(server: LiveServer) -> dict[str, str]:
         "CHATFRAME_ISSUER": settings.issuer,
     }
     if settings.redis_url:
-        env.update(CHATFRAME_REDIS_URL=settings.redis_url, CHATFRAME_REDIS_PREFIX=settings.redis_prefix)
+        env.update(
+            CHATFRAME_REDIS_URL=settings.redis_url, CHATFRAME_REDIS_PREFIX=settings.redis_prefix
+        )
     return env
 
 
@@ -69,9 +71,13 @@ def test_tokens_survive_rotation_and_new_tokens_use_the_new_kid(
     from authserver.models import SecurityEvent
 
     with server.app.app_context():
-        types = db.session.execute(
-            select(SecurityEvent.type).where(SecurityEvent.type == "key_rotated")
-        ).scalars().all()
+        types = (
+            db.session.execute(
+                select(SecurityEvent.type).where(SecurityEvent.type == "key_rotated")
+            )
+            .scalars()
+            .all()
+        )
         db.session.remove()
     assert types
 

@@ -23,7 +23,11 @@ def test_no_secret_code_or_token_in_logs_events_or_database(
     proof = iframe.proof()
     issued.append(proof)
     assert iframe.redeem(code, headers={"DPoP": proof}).status_code == 200
-    issued += [iframe.tokens["access_token"], iframe.tokens["refresh_token"], iframe.tokens["id_token"]]
+    issued += [
+        iframe.tokens["access_token"],
+        iframe.tokens["refresh_token"],
+        iframe.tokens["id_token"],
+    ]
     assert iframe.redeem(code).status_code == 400  # reuse: logged and recorded, by id only
 
     second = tenant.session("alice", bots)
@@ -36,7 +40,9 @@ def test_no_secret_code_or_token_in_logs_events_or_database(
     management = backend.client_credentials().json()["access_token"]
     issued.append(management)
     assert backend.introspect(second.tokens["access_token"]).status_code == 200
-    wrong = backend.exchange(iframe, "alice", bots, auth=(tenant.client_id, "cfs_guess-" + "x" * 30))
+    wrong = backend.exchange(
+        iframe, "alice", bots, auth=(tenant.client_id, "cfs_guess-" + "x" * 30)
+    )
     assert wrong.status_code == 401
     issued.append("cfs_guess-" + "x" * 30)
 

@@ -54,13 +54,17 @@ def test_private_key_jwt_replayed_jti(tenant: Tenant, client_key: ECKey) -> None
 
 def test_private_key_jwt_wrong_aud(tenant: Tenant, client_key: ECKey) -> None:
     auth = assertion(tenant, client_key, aud="https://other.example/oauth/token")
-    response = tenant.backend.exchange(tenant.iframe(), "alice", [tenant.bots["welcome"]], auth=auth)
+    response = tenant.backend.exchange(
+        tenant.iframe(), "alice", [tenant.bots["welcome"]], auth=auth
+    )
     assert "aud" in assert_refused(response, 401, "invalid_client")["error_description"]
 
 
 def test_private_key_jwt_with_another_key(tenant: Tenant, client_key: ECKey) -> None:
     auth = assertion(tenant, ECKey.generate_key("P-256"))
-    response = tenant.backend.exchange(tenant.iframe(), "alice", [tenant.bots["welcome"]], auth=auth)
+    response = tenant.backend.exchange(
+        tenant.iframe(), "alice", [tenant.bots["welcome"]], auth=auth
+    )
     assert_refused(response, 401, "invalid_client")
 
 
@@ -74,7 +78,9 @@ def test_private_key_jwt_expired_or_too_long(tenant: Tenant, client_key: ECKey) 
 
 def test_private_key_jwt_for_client_without_jwks(tenant: Tenant) -> None:
     auth = assertion(tenant, ECKey.generate_key("P-256"))
-    response = tenant.backend.exchange(tenant.iframe(), "alice", [tenant.bots["welcome"]], auth=auth)
+    response = tenant.backend.exchange(
+        tenant.iframe(), "alice", [tenant.bots["welcome"]], auth=auth
+    )
     assert "JWKS" in assert_refused(response, 401, "invalid_client")["error_description"]
 
 
@@ -133,8 +139,12 @@ def test_jwt_subject_token_refusals(tenant: Tenant, client_key: ECKey, overrides
         token = subject_jwt(tenant, client_key)
         token = signed_jwt(
             client_key,
-            {"iss": tenant.client_id, "sub": "alice", "aud": tenant.server.url,
-             "exp": int(time.time()) + 60},
+            {
+                "iss": tenant.client_id,
+                "sub": "alice",
+                "aud": tenant.server.url,
+                "exp": int(time.time()) + 60,
+            },
         )
     response = tenant.backend.exchange(
         tenant.iframe(), token, [tenant.bots["welcome"]], subject_token_type=JWT_TYPE

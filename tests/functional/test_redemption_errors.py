@@ -70,14 +70,17 @@ def test_verifier_for_a_code_without_challenge_is_refused(tenant: Tenant) -> Non
     code = code_for(tenant, iframe)
     with tenant.server.app.app_context():
         store, hasher = services().store, services().hasher
-        entry = store.consume("code", hasher.hash(code), tombstone={"sid": "ses_x"}, tombstone_ttl=1)
+        entry = store.consume(
+            "code", hasher.hash(code), tombstone={"sid": "ses_x"}, tombstone_ttl=1
+        )
         assert entry.value is not None
         forged = dict(entry.value, code_challenge=None)
         store.put("code", hasher.hash("downgraded-code"), forged, ttl=60)
     response = iframe.redeem("downgraded-code")
-    assert "without a code_challenge" in assert_refused(response, 400, "invalid_grant")[
-        "error_description"
-    ]
+    assert (
+        "without a code_challenge"
+        in assert_refused(response, 400, "invalid_grant")["error_description"]
+    )
 
 
 def test_code_of_another_client(tenant: Tenant, other_tenant: Tenant) -> None:

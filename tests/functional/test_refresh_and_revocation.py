@@ -81,7 +81,9 @@ def test_introspection_of_another_customers_token(tenant: Tenant, other_tenant: 
 
 def test_introspection_needs_client_authentication(tenant: Tenant) -> None:
     iframe = tenant.session("alice", [tenant.bots["welcome"]])
-    response = tenant.backend.introspect(iframe.tokens["access_token"], auth=(tenant.client_id, "x"))
+    response = tenant.backend.introspect(
+        iframe.tokens["access_token"], auth=(tenant.client_id, "x")
+    )
     assert_refused(response, 401, "invalid_client")
 
 

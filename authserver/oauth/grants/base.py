@@ -7,13 +7,13 @@ from typing import Any
 from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
-from ...services import Services, services
 from ...models import PartnerUser, Session
+from ...services import Services, services
 from ..requests import ChatframeRequest
 from ..tokens import TokenIssuer
 
 
-class ChatframeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
+class ChatframeGrant(BaseGrant, TokenEndpointMixin):
     request: ChatframeRequest
 
     @property

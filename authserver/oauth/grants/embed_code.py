@@ -50,9 +50,7 @@ class EmbedCodeGrant(ChatframeGrant):
         if data["client_id"] != client.id:
             raise InvalidGrantError("The code was issued to another client.")
         if data["origin"] != origin:
-            raise InvalidGrantError(
-                "The origin does not match the origin the code was issued for."
-            )
+            raise InvalidGrantError("The origin does not match the origin the code was issued for.")
         self.request.authorization_code = data
 
     def dpop_binding(self) -> tuple[bool, str | None]:
@@ -115,4 +113,3 @@ class EmbedCodeGrant(ChatframeGrant):
             session_id=session_id,
         )
         revoke_session(session_id, "code_reuse", ip=self.request.client_ip)
-

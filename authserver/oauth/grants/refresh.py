@@ -54,7 +54,9 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
         bots = [b for b in session.bots if b not in denied]
         if not bots:
             db.session.commit()
-            raise InvalidGrantError("None of this session's bots is available to the user any more.")
+            raise InvalidGrantError(
+                "None of this session's bots is available to the user any more."
+            )
         refresh_token = new_refresh_token(session, self.svc.hasher)
         events.record(
             EventType.REFRESH_ROTATED,

@@ -86,7 +86,7 @@ class TokenExchangeGrant(ChatframeGrant):
         nonce = self.request.param("nonce")
         if nonce is not None and not 1 <= len(nonce) <= 255:
             raise InvalidRequestError("nonce must be 1 to 255 characters.")
-        self.exchange = {
+        self.exchange: dict[str, Any] = {
             "origin": origin,
             "subject": subject,
             "bots": bots,
@@ -148,7 +148,7 @@ class TokenExchangeGrant(ChatframeGrant):
 
     def _authenticate(self) -> Client:
         try:
-            return self.authenticate_token_endpoint_client()  # type: ignore[no-any-return]
+            return self.authenticate_token_endpoint_client()
         except InvalidClientError:
             failed: Client | None = getattr(self.request, "failed_client", None)
             reason = "ip" if getattr(self.request, "ip_refused", False) else "bad_client"
@@ -179,8 +179,7 @@ class TokenExchangeGrant(ChatframeGrant):
         if count > limit:
             self._deny("rate_limit", partner_user=partner_user, limit=scope)
             raise RateLimitedError(
-                f"Too many embed codes requested for this {'client' if scope == 'client' else 'user'}"
-                f"; try again in {retry_after} s.",
+                f"Too many embed codes requested for this {scope}; try again in {retry_after} s.",
                 retry_after=retry_after,
             )
 
@@ -233,7 +232,8 @@ class TokenExchangeGrant(ChatframeGrant):
                 chat = True
             else:
                 raise InvalidScopeError(
-                    f"Unknown scope {entry[:60]!r}: use 'bot:<bot_id>' entries and optionally 'chat'."
+                    f"Unknown scope {entry[:60]!r}: "
+                    "use 'bot:<bot_id>' entries and optionally 'chat'."
                 )
         bots = list(dict.fromkeys(bots))
         if not bots:

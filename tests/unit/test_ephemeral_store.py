@@ -1,0 +1,102 @@
+"""Both ephemeral-store backends fit one interface and make each racing step atomic."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from flask import Flask
+
+from authserver.ephemeral import EphemeralStore, RedisEphemeralStore, SqlEphemeralStore
+from tests.conftest import LiveServer
+
+
+@pytest.fixture
+def store(live_server: LiveServer) -> Iterator[tuple[Flask, EphemeralStore]]:
+    app = live_server.app
+    with app.app_context():
+        yield app, app.extensions["chatframe"].store
+
+
+def test_backend_matches_configuration(live_server: LiveServer) -> None:
+    store = live_server.app.extensions["chatframe"].store
+    expected = RedisEphemeralStore if live_server.settings.redis_url else SqlEphemeralStore
+    assert isinstance(store, expected)
+
+
+def test_put_get_and_expiry(store: tuple[Flask, EphemeralStore]) -> None:
+    _, s = store
+    key = secrets.token_hex(8)
+    s.put("test", key, {"a": 1}, ttl=0.5)
+    assert s.get("test", key) == {"a": 1}
+    time.sleep(0.7)
+    assert s.get("test", key) is None
+
+
+def test_consume_is_single_use_and_leaves_a_tombstone(store: tuple[Flask, EphemeralStore]) -> None:
+    _, s = store
+    key = secrets.token_hex(8)
+    s.put("test", key, {"v": 1}, ttl=30)
+    first = s.consume("test", key, tombstone={"sid": "ses_1"}, tombstone_ttl=30)
+    assert first.value == {"v": 1} and first.tombstone is None
+    second = s.consume("test", key, tombstone={"sid": "ses_2"}, tombstone_ttl=30)
+    assert second.value is None and second.tombstone == {"sid": "ses_1"}
+    never = s.consume("test", "missing-" + key, tombstone={"sid": "x"}, tombstone_ttl=30)
+    assert never.value is None and never.tombstone is None
+
+
+def test_expired_entry_cannot_be_consumed(store: tuple[Flask, EphemeralStore]) -> None:
+    _, s = store
+    key = secrets.token_hex(8)
+    s.put("test", key, {"v": 1}, ttl=0.3)
+    time.sleep(0.5)
+    assert s.consume("test", key, tombstone={}, tombstone_ttl=30).value is None
+
+
+def test_concurrent_consumers_get_exactly_one_value(store: tuple[Flask, EphemeralStore]) -> None:
+    app, s = store
+    key = secrets.token_hex(8)
+    s.put("test", key, {"v": 1}, ttl=30)
+
+    def take(i: int) -> bool:
+        with app.app_context():
+            return s.consume("test", key, tombstone={"i": i}, tombstone_ttl=30).value is not None
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(take, range(32)))
+    assert results.count(True) == 1
+
+
+def test_remember_detects_replays(store: tuple[Flask, EphemeralStore]) -> None:
+    app, s = store
+    key = secrets.token_hex(8)
+
+    def remember(_: int) -> bool:
+        with app.app_context():
+            return s.remember("jti", key, ttl=30)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(remember, range(32)))
+    assert results.count(True) == 1
+    short = secrets.token_hex(8)
+    assert s.remember("jti", short, ttl=0.3) is True
+    time.sleep(0.5)
+    assert s.remember("jti", short, ttl=30) is True  # forgotten after its ttl
+
+
+def test_hit_counts_every_concurrent_request(store: tuple[Flask, EphemeralStore]) -> None:
+    app, s = store
+    key = secrets.token_hex(8)
+
+    def hit(_: int) -> int:
+        with app.app_context():
+            return s.hit("rate", key, window=3600)[0]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        counts = sorted(pool.map(hit, range(40)))
+    assert counts == list(range(1, 41))
+    count, retry_after = s.hit("rate", key, window=3600)
+    assert count == 41 and 1 <= retry_after <= 3600
