@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import redis
 from sqlalchemy import and_, delete, func, select
@@ -35,6 +35,7 @@ class Consumed:
     tombstone: dict[str, Any] | None = None
 
 
+@runtime_checkable
 class EphemeralStore(Protocol):
     """Short-lived state shared by every worker."""
 
@@ -69,8 +70,11 @@ class SqlEphemeralStore:
     stays consumed even if the request later fails.
     """
 
+    PURGE_EVERY = 60.0  # seconds between sweeps of expired rows, per process
+
     def __init__(self, session: Callable[[], OrmSession]) -> None:
         self._session = session
+        self._last_purge = 0.0
 
     @contextmanager
     def _transaction(self) -> Iterator[OrmSession]:
@@ -87,6 +91,7 @@ class SqlEphemeralStore:
         return module.insert(EphemeralEntry)
 
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
+        self._maybe_purge()
         with self._transaction() as session:
             stmt = self._insert(session.get_bind().dialect.name).values(
                 kind=kind, key=key, value=json.dumps(value), counter=0, expires_at=time.time() + ttl
@@ -169,8 +174,14 @@ class SqlEphemeralStore:
             count = session.execute(stmt).scalar_one()
         return int(count), retry_after
 
+    def _maybe_purge(self) -> None:
+        # Redis expires keys itself; here expired rows are swept at most once a minute.
+        if time.monotonic() - self._last_purge >= self.PURGE_EVERY:
+            self._last_purge = time.monotonic()
+            self.purge_expired()
+
     def purge_expired(self) -> int:
-        """Delete expired rows; called opportunistically and by ``chatframe`` maintenance."""
+        """Delete expired rows (run at most once a minute by ``put``)."""
         with self._transaction() as session:
             result = session.execute(
                 delete(EphemeralEntry).where(EphemeralEntry.expires_at <= time.time())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -100,3 +101,37 @@ def test_hit_counts_every_concurrent_request(store: tuple[Flask, EphemeralStore]
     assert counts == list(range(1, 41))
     count, retry_after = s.hit("rate", key, window=3600)
     assert count == 41 and 1 <= retry_after <= 3600
+
+
+def test_both_backends_fit_the_interface(live_server: LiveServer) -> None:
+    assert isinstance(live_server.app.extensions["chatframe"].store, EphemeralStore)
+
+
+def test_sql_store_sweeps_expired_rows(tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+    from sqlalchemy import select
+
+    from authserver import create_app
+    from authserver.config import Settings
+    from authserver.extensions import db
+    from authserver.models import EphemeralEntry
+
+    app = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path}/e.db", keys_dir=tmp_path / "k"),
+        ensure_keys=False,
+    )
+    with app.app_context():
+        upgrade()
+        store = app.extensions["chatframe"].store
+        assert isinstance(store, SqlEphemeralStore)
+        store.put("sweep", "a", {}, ttl=0.1)
+        time.sleep(0.2)
+        assert store.count("sweep") == 0  # expired: invisible at once...
+        store._last_purge = 0.0
+        store.put("sweep", "b", {}, ttl=60)  # ...and deleted by the next sweep
+        kept = (
+            db.session.execute(select(EphemeralEntry.key).where(EphemeralEntry.kind == "sweep"))
+            .scalars()
+            .all()
+        )
+        assert kept == ["b"]
