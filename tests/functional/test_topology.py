@@ -92,6 +92,12 @@ def deployment(postgres_storage: Storage, tmp_path: Path) -> Iterator[Deployment
     deployment.cli("db", "upgrade")
     yield deployment
     deployment.stop()
+    import redis
+
+    client = redis.Redis.from_url(env["CHATFRAME_REDIS_URL"])
+    for key in client.scan_iter(match=f"{env['CHATFRAME_REDIS_PREFIX']}:*", count=1000):
+        client.delete(key)
+    client.close()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

@@ -10,7 +10,6 @@ from typing import Any
 from ... import events
 from ...access import bot_denials, find_partner_user, get_or_create_partner_user
 from ...events import EventType
-from ...extensions import db
 from ...models import Client
 from ...security import fingerprint
 from ..client_auth import ClientJwtError, verify_client_jwt
@@ -89,6 +88,7 @@ class TokenExchangeGrant(ChatframeGrant):
         self.exchange: dict[str, Any] = {
             "origin": origin,
             "subject": subject,
+            "user": user,
             "bots": bots,
             "scope": scope,
             "code_challenge": challenge,
@@ -99,12 +99,14 @@ class TokenExchangeGrant(ChatframeGrant):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         client: Client = self.request.client
         subject: Subject = self.exchange["subject"]
-        user = get_or_create_partner_user(client.customer_id, subject.partner_user_id)
+        user = self.exchange["user"] or get_or_create_partner_user(
+            client.customer_id, subject.partner_user_id
+        )
         if subject.name:
             user.name = subject.name[:200]
         if subject.email:
             user.email = subject.email[:320]
-        db.session.commit()
+        # the store commits the request's session: the new user is saved with the code
 
         code = secrets.token_urlsafe(32)
         ttl = self.svc.settings.code_ttl
