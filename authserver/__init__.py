@@ -61,11 +61,14 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
         keys=KeyStore(settings.keys_dir, lambda: db.session(), settings.max_signed_token_ttl),
     )
 
+    import chatapp
+
     from .oauth.server import authorization_server
     from .views import oauth
 
     authorization_server.init_app(app)
     app.register_blueprint(oauth.bp)
+    chatapp.init_app(app)
     _register_error_handlers(app)
     _register_security_headers(app)
 

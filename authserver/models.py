@@ -227,6 +227,32 @@ class SigningKey(Base):
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class ConsoleUser(Base):
+    """A person of a customer who signs in to the console (Flask-Login)."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cu"))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(255))  # encrypted at rest
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship()
+
+    # -- Flask-Login -------------------------------------------------------------------------
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return self.id
+
+
 class SecurityEvent(Base):
     __tablename__ = "security_events"
     __table_args__ = (Index("ix_security_events_customer_time", "customer_id", "created_at"),)

@@ -1,0 +1,10 @@
+"""The iframe chat app: embed page, SDK and iframe static files, chat API, FAQ bots."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the chat app's models and blueprints on the Chatframe app."""
+    from . import models  # noqa: F401 - the chat tables belong to the app's metadata
