@@ -7,4 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the chat app's models and blueprints on the Chatframe app."""
-    from . import models  # noqa: F401 - the chat tables belong to the app's metadata
+    from . import api, embed, models  # noqa: F401 - models: the chat tables join the metadata
+
+    app.register_blueprint(embed.bp)
+    app.register_blueprint(api.bp)

@@ -107,6 +107,25 @@ class Iframe:
             self.tokens = response.json()
         return response
 
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        token: str | None = None,
+        proof: str | None = None,
+        scheme: str | None = None,
+        dpop: bool = True,
+    ) -> requests.Response:
+        """A chat API request with this iframe's DPoP-bound access token and a fresh proof."""
+        url = f"{self.base_url}{path}"
+        access = token or self.tokens["access_token"]
+        headers = {"Authorization": f"{scheme or self.tokens.get('token_type', 'DPoP')} {access}"}
+        if dpop:
+            headers["DPoP"] = proof or self.proof(method, url.split("?")[0], access_token=access)
+        return requests.request(method, url, json=json, headers=headers, timeout=30)
+
     def revoke(self, token: str | None = None) -> requests.Response:
         return requests.post(
             f"{self.base_url}/oauth/revoke",

@@ -1,0 +1,115 @@
+"""The chat API's token check: DPoP-bound access token, live session, current bot access.
+
+Run on every chat request, so a revoked session or a removed member is refused on the very
+next request, whatever the access token still says.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Request
+
+from authserver.access import bot_denials
+from authserver.extensions import db
+from authserver.models import PartnerUser, Session
+from authserver.oauth.dpop import ALGORITHMS, DPoPProofError, DPoPVerifier
+from authserver.oauth.tokens import TokenError, TokenIssuer
+from authserver.services import services
+
+
+class ChatAuthError(Exception):
+    """A refused chat request: status, OAuth error code and a sentence saying why."""
+
+    def __init__(self, status: int, error: str, description: str, scheme: str = "DPoP") -> None:
+        super().__init__(description)
+        self.status, self.error, self.description, self.scheme = status, error, description, scheme
+
+    def headers(self) -> dict[str, str]:
+        if self.status != 401:
+            return {}
+        value = f'{self.scheme} error="{self.error}", error_description="{self.description}"'
+        if self.scheme == "DPoP":
+            value += f', algs="{" ".join(ALGORITHMS)}"'
+        return {"WWW-Authenticate": value}
+
+
+@dataclass
+class ChatCaller:
+    """Who is calling: the verified token's claims, its live session and partner user."""
+
+    claims: dict[str, Any]
+    session: Session
+    user: PartnerUser
+
+    @property
+    def customer_id(self) -> str:
+        return self.session.customer_id
+
+    def require_bot(self, bot_id: str) -> None:
+        """403 unless the token names the bot and the user may still use it right now."""
+        if bot_id not in self.claims.get("bots", []):
+            raise ChatAuthError(
+                403, "insufficient_scope", "This access token does not grant that bot."
+            )
+        if bot_denials(self.customer_id, self.user, [bot_id], self.session.amr or []):
+            raise ChatAuthError(
+                403, "insufficient_scope", "You are no longer allowed to use this bot."
+            )
+
+
+def authenticate(request: Request) -> ChatCaller:
+    """Check ``Authorization`` (+ ``DPoP``) of a chat request; raise ChatAuthError if refused."""
+    svc = services()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme = scheme.lower()
+    if scheme not in ("dpop", "bearer") or not token.strip():
+        raise ChatAuthError(
+            401, "invalid_token", "Send 'Authorization: DPoP <access token>' and a DPoP proof."
+        )
+    token = token.strip()
+    issuer = TokenIssuer(svc.settings, svc.keys)
+    try:
+        claims = issuer.verify_access_token(token, audience=issuer.chat_audience)
+    except TokenError as exc:
+        raise ChatAuthError(401, "invalid_token", f"The access token is invalid: {exc}.") from exc
+
+    jkt = (claims.get("cnf") or {}).get("jkt")
+    if jkt:
+        if scheme != "dpop":
+            raise ChatAuthError(
+                401, "invalid_token", "This token is DPoP-bound: use the DPoP scheme."
+            )
+        _check_proof(request, token, jkt)
+    elif scheme != "bearer":
+        raise ChatAuthError(
+            401, "invalid_token", "This token is not DPoP-bound: use Bearer.", "Bearer"
+        )
+
+    session = db.session.get(Session, claims.get("sid", ""))
+    if session is None or not session.is_active():
+        raise ChatAuthError(401, "invalid_token", "The session has ended; start a new one.")
+    return ChatCaller(claims=claims, session=session, user=session.partner_user)
+
+
+def _check_proof(request: Request, token: str, jkt: str) -> None:
+    proofs = request.headers.getlist("DPoP")
+    if len(proofs) != 1:
+        raise ChatAuthError(401, "invalid_dpop_proof", "Send exactly one DPoP proof header.")
+    svc = services()
+    verifier = DPoPVerifier(svc.store, svc.settings.dpop_leeway)
+    try:
+        proof = verifier.verify(
+            proofs[0],
+            method=request.method,
+            url=svc.settings.issuer + request.path,
+            access_token=token,
+        )
+    except DPoPProofError as exc:
+        raise ChatAuthError(401, "invalid_dpop_proof", str(exc)) from exc
+    if not hmac.compare_digest(proof.jkt, jkt):
+        raise ChatAuthError(
+            401, "invalid_dpop_proof", "The DPoP proof's key is not the key this token is bound to."
+        )

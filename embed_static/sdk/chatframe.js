@@ -1,0 +1,232 @@
+// Chatframe host-page SDK: mounts the chat iframe and runs the handshake with it.
+//
+//   import { Chatframe } from "https://chat.example.com/sdk/v1/chatframe.js";
+//   const chat = Chatframe.mount("#chat", { clientId: "cf_…", getCode: async (request) => … });
+//
+// Your getCode asks YOUR backend for a one-time embed code (token exchange with your client
+// secret, which never reaches the browser). The code is useless outside the iframe that made
+// its PKCE challenge and DPoP key.
+
+import { makeMessage, originOf, parseMessage } from "./protocol.js";
+
+const CLIENT_ID = /^cf_[A-Za-z0-9]{1,37}$/;
+const HELLO_INTERVAL_MS = 250;
+const READY_TIMEOUT_MS = 10000;
+const GET_CODE_RETRIES = [2000, 4000, 8000];
+const MIN_HEIGHT = 320;
+const MAX_HEIGHT = 900;
+
+/** Chatframe's origin: where this SDK file was loaded from. */
+export const CHATFRAME_ORIGIN = originOf(import.meta.url);
+
+/**
+ * Accept a message event only from our own iframe window and Chatframe's exact origin.
+ * Returns the validated message ({type, ...}) or null.
+ */
+export function acceptMessage(event, { iframeWindow, chatframeOrigin }) {
+  if (!event || event.source !== iframeWindow || event.origin !== chatframeOrigin) return null;
+  return parseMessage(event.data, "toParent");
+}
+
+/** The embed URL for a client (no user, bot or token data: only the public client_id). */
+export function embedUrl(chatframeOrigin, clientId) {
+  return `${chatframeOrigin}/embed/${encodeURIComponent(clientId)}`;
+}
+
+/** Clamp a RESIZE height to what a page can sensibly show. */
+export function clampHeight(height) {
+  return Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, Math.round(height)));
+}
+
+/** Check mount() options; throws a TypeError that says what to fix. */
+export function checkOptions(options) {
+  if (!options || typeof options !== "object") {
+    throw new TypeError("Chatframe.mount(target, {clientId, getCode}) needs an options object.");
+  }
+  if (typeof options.clientId !== "string" || !CLIENT_ID.test(options.clientId)) {
+    throw new TypeError(
+      `Chatframe: clientId must be your client id ("cf_…"), got ${JSON.stringify(options.clientId)}.`,
+    );
+  }
+  if (typeof options.getCode !== "function") {
+    throw new TypeError("Chatframe: getCode must be a function that returns a code from your backend.");
+  }
+  if (options.onEvent !== undefined && typeof options.onEvent !== "function") {
+    throw new TypeError("Chatframe: onEvent, when given, must be a function.");
+  }
+}
+
+function resolveTarget(target, doc) {
+  const element = typeof target === "string" ? doc.querySelector(target) : target;
+  if (!element || typeof element.appendChild !== "function") {
+    throw new TypeError(`Chatframe: mount target ${String(target)} was not found in the page.`);
+  }
+  return element;
+}
+
+function mount(target, options) {
+  checkOptions(options);
+  const doc = globalThis.document;
+  const element = resolveTarget(target, doc);
+  const chatframeOrigin = CHATFRAME_ORIGIN;
+  const pageOrigin = globalThis.location.origin;
+  const { clientId, getCode, onEvent = () => {} } = options;
+
+  const iframe = doc.createElement("iframe");
+  iframe.src = embedUrl(chatframeOrigin, clientId);
+  iframe.title = "Chat";
+  iframe.setAttribute("referrerpolicy", "origin");
+  iframe.style.cssText = "width:100%;border:0;display:block;color-scheme:normal";
+  iframe.style.height = `${clampHeight(480)}px`;
+
+  let state = "idle"; // idle → hello → code → auth → ready ; destroyed
+  let helloTimer = null;
+  let helloDeadline = 0;
+  let attempt = 0;
+
+  const emit = (message) => {
+    try {
+      onEvent(message);
+    } catch (error) {
+      console.error("Chatframe: your onEvent handler threw:", error);
+    }
+  };
+  const fail = (error, description) => {
+    console.error(`Chatframe: ${description}`);
+    emit({ type: "ERROR", error, error_description: description });
+  };
+  const send = (type, fields) => {
+    iframe.contentWindow?.postMessage(makeMessage("toIframe", type, fields), chatframeOrigin);
+  };
+
+  function hello() {
+    if (state === "destroyed") return;
+    state = "hello";
+    clearInterval(helloTimer);
+    helloDeadline = Date.now() + READY_TIMEOUT_MS;
+    send("HELLO");
+    helloTimer = setInterval(() => {
+      if (state !== "hello") return clearInterval(helloTimer);
+      if (Date.now() > helloDeadline) {
+        clearInterval(helloTimer);
+        state = "idle";
+        explainSilence();
+        return;
+      }
+      send("HELLO");
+    }, HELLO_INTERVAL_MS);
+  }
+
+  /** Why this page cannot embed the chat, or null when it can (asked of Chatframe). */
+  async function embedProblem() {
+    try {
+      const response = await fetch(`${chatframeOrigin}/embed/${encodeURIComponent(clientId)}/status`, {
+        credentials: "omit",
+      });
+      const status = await response.json();
+      if (!status.client) return ["iframe_unavailable", `client ${clientId} does not exist or is disabled.`];
+      if (!status.origin_allowed) {
+        return [
+          "origin_not_allowed",
+          `origin ${pageOrigin} is not registered for client ${clientId}; add it to the client's allowed origins.`,
+        ];
+      }
+      return null;
+    } catch {
+      return ["iframe_unavailable", `could not reach Chatframe at ${chatframeOrigin}.`];
+    }
+  }
+
+  async function explainSilence() {
+    const problem = await embedProblem();
+    fail(...(problem ?? ["iframe_unavailable", "the chat iframe did not answer."]));
+  }
+
+  async function requestCode(ready) {
+    state = "code";
+    let code;
+    try {
+      code = await getCode({
+        codeChallenge: ready.code_challenge,
+        codeChallengeMethod: ready.code_challenge_method,
+        dpopJkt: ready.dpop_jkt,
+        origin: pageOrigin,
+      });
+    } catch (error) {
+      return retryCode(`getCode threw: ${error?.message ?? error}`);
+    }
+    if (state !== "code") return;
+    if (typeof code !== "string" || !code) {
+      return retryCode("getCode returned no code (it must return the code string from your backend).");
+    }
+    attempt = 0;
+    state = "auth";
+    try {
+      send("AUTH", { code });
+    } catch {
+      fail("get_code_failed", "getCode returned something that is not an embed code.");
+    }
+  }
+
+  function retryCode(description) {
+    fail("get_code_failed", description);
+    if (attempt < GET_CODE_RETRIES.length && state !== "destroyed") {
+      setTimeout(hello, GET_CODE_RETRIES[attempt++]);
+    } else {
+      state = "idle";
+    }
+  }
+
+  function onMessage(event) {
+    const message = acceptMessage(event, { iframeWindow: iframe.contentWindow, chatframeOrigin });
+    if (!message || state === "destroyed") return;
+    if (message.type === "READY") {
+      if (state === "hello") requestCode(message);
+      return; // a late READY for a handshake already under way changes nothing
+    }
+    if (message.type === "RESIZE") {
+      iframe.style.height = `${clampHeight(message.height)}px`;
+    } else if (message.type === "AUTH_SUCCESS") {
+      state = "ready";
+    } else if (message.type === "AUTH_ERROR") {
+      state = "idle";
+    } else if (message.type === "SESSION_EXPIRED") {
+      hello(); // a new handshake, by itself: getCode is called again
+    }
+    emit(message);
+  }
+
+  globalThis.addEventListener("message", onMessage);
+  embedProblem().then((problem) => {
+    if (problem && state !== "destroyed" && state !== "ready") {
+      state = "idle";
+      clearInterval(helloTimer);
+      fail(...problem);
+    }
+  });
+  iframe.addEventListener("load", () => {
+    if (state === "idle") hello();
+  });
+  element.appendChild(iframe);
+
+  return {
+    /** Sign the user out of the chat: the iframe revokes its session. */
+    logout() {
+      if (state !== "destroyed") send("LOGOUT");
+      state = "idle";
+    },
+    /** Remove the iframe and stop listening. */
+    destroy() {
+      state = "destroyed";
+      clearInterval(helloTimer);
+      globalThis.removeEventListener("message", onMessage);
+      iframe.remove();
+    },
+  };
+}
+
+export const Chatframe = Object.freeze({ version: "1", mount });
+
+if (typeof window !== "undefined" && !window.Chatframe) {
+  window.Chatframe = Chatframe; // for pages that use a classic script after the module loads
+}
