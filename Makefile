@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-HOST ?= 127.0.0.1
 PORT ?= 8000
+SITE_PORT ?= 5001
 
 .PHONY: install run test lint format clean
 
@@ -17,16 +17,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install Chatframe with its development tools
 
-run: $(STAMP)  ## migrate the embedded SQLite database and start Chatframe
-	$(BIN)/chatframe db upgrade
-	@echo ""
-	@echo "  Chatframe:        http://localhost:$(PORT)/.well-known/openid-configuration"
-	@echo "  Token endpoint:   http://localhost:$(PORT)/oauth/token"
-	@echo "  Next: create a customer, client and bot (see README.md, 'Your first embed code')."
-	@echo ""
-	$(BIN)/chatframe serve --host $(HOST) --port $(PORT)
+run: $(STAMP)  ## migrate SQLite, seed the demo, start Chatframe and the demo customer site
+	$(BIN)/chatframe demo --port $(PORT) --site-port $(SITE_PORT)
 
-test: $(STAMP)  ## run the whole suite (SQLite and PostgreSQL + Redis)
+test: $(STAMP)  ## run the whole suite: Python (SQLite, PostgreSQL + Redis, Chromium) and node --test
+	node --test embed_static/test/
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy

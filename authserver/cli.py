@@ -147,6 +147,70 @@ def _load_or_fail() -> Any:
         raise click.ClickException(str(exc)) from exc
 
 
+# -- demo --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--site-port", default=5001, show_default=True, type=click.IntRange(1, 65535))
+def demo(port: int, site_port: int) -> None:
+    """Seed demo data, then run Chatframe and the demo customer site together."""
+    import os
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "examples" / "demo_site").is_dir():
+        raise click.ClickException("chatframe demo runs from a source checkout (examples/).")
+    env = dict(os.environ)
+    env.setdefault("CHATFRAME_ISSUER", f"http://localhost:{port}")
+    os.environ["CHATFRAME_ISSUER"] = env["CHATFRAME_ISSUER"]
+    site = f"http://localhost:{site_port}"
+    upgrade_database()
+    from .demo import demo_bot_names, seed_demo
+
+    with _context() as app:
+        state = seed_demo(Path(app.instance_path) / "demo.json", site)
+        names = demo_bot_names(state)
+    env.update(
+        DEMO_CHATFRAME_URL=env["CHATFRAME_ISSUER"],
+        CHATFRAME_CLIENT_ID=state["client_id"],
+        CHATFRAME_CLIENT_SECRET=state["client_secret"],
+        DEMO_BOTS=json.dumps(state["user_bots"]),
+        DEMO_PORT=str(site_port),
+    )
+    chatframe_cmd = [sys.argv[0], "serve", "--port", str(port), "--workers", "2"]
+    processes = [
+        subprocess.Popen(chatframe_cmd, env=env),  # noqa: S603 - our own executable
+        subprocess.Popen([sys.executable, "-m", "examples.demo_site"], env=env, cwd=root),
+    ]
+
+    def who(user: str) -> str:
+        return ", ".join(names[b] for b in state["user_bots"][user])
+
+    click.echo(
+        f"""
+  Chatframe        {env["CHATFRAME_ISSUER"]}   (discovery: /.well-known/openid-configuration)
+  Demo site (Acme) {site}
+
+  Open {site} and sign in as
+    alice / wonderland   → {who("alice")}
+    bob   / builder      → {who("bob")}
+  Press Ctrl-C to stop.
+"""
+    )
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
 # -- customers -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,1 @@
+"""Examples of customers' code that uses Chatframe."""
