@@ -181,10 +181,9 @@ function mount(target, options) {
     const message = acceptMessage(event, { iframeWindow: iframe.contentWindow, chatframeOrigin });
     if (!message || state === "destroyed") return;
     if (message.type === "READY") {
+      // a late READY for a handshake already under way starts nothing new
       if (state === "hello") requestCode(message);
-      return; // a late READY for a handshake already under way changes nothing
-    }
-    if (message.type === "RESIZE") {
+    } else if (message.type === "RESIZE") {
       iframe.style.height = `${clampHeight(message.height)}px`;
     } else if (message.type === "AUTH_SUCCESS") {
       state = "ready";

@@ -6,6 +6,7 @@ postMessage origins, CORS — is the browser's real behaviour.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -20,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from authserver.extensions import db
 from tests.conftest import LiveServer, build_app, free_port, service_unavailable
+from tests.embed import Backend, Iframe
 
 CHROMIUM = os.environ.get("CHATFRAME_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -58,15 +60,23 @@ class ThreadServer:
 
 
 class PageServer:
-    """Serves HTML pages a test writes, on an origin of its own (http://localhost:PORT)."""
+    """Serves HTML pages a test writes, on an origin of its own (http://localhost:PORT).
+
+    ``POST /code`` acts as a minimal customer backend when ``code_backend`` is set: it turns the
+    JSON body the SDK's getCode sends into an embed code.
+    """
 
     def __init__(self) -> None:
         self.pages: dict[str, str] = {}
+        self.code_backend: Any = None
         self._server = ThreadServer(self._app)
         self.origin = f"http://localhost:{self._server.port}"
 
     @Request.application  # type: ignore[arg-type]
     def _app(self, request: Request) -> Response:
+        if request.path == "/code" and request.method == "POST" and self.code_backend:
+            code = self.code_backend(request.get_json())
+            return Response(json.dumps({"code": code}), mimetype="application/json")
         html = self.pages.get(request.path)
         if html is None:
             return Response("not found", status=404)
@@ -128,6 +138,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     )
     site_server = ThreadServer(site, site_port)
+
+    def alice_code(body: dict[str, str]) -> str:
+        backend = Backend(chatframe.url, state["client_id"], state["client_secret"])
+        iframe = Iframe(chatframe.url, state["client_id"], body["origin"])
+        response = backend.exchange(
+            iframe,
+            "alice",
+            state["user_bots"]["alice"],
+            code_challenge=body["codeChallenge"],
+            dpop_jkt=body["dpopJkt"],
+        )
+        return str(response.json()["access_token"])
+
+    trusted.code_backend = alice_code
     yield Stack(chatframe, site_origin, state, trusted, hostile, names)
     for server in (site_server, trusted, hostile, chatframe):
         server.stop()

@@ -187,3 +187,64 @@ def test_keyboard_only_chat(chat_stack: Stack, context: Any) -> None:
     frame.locator(".message.from-bot", has_text="billing@acme.example").wait_for(timeout=15000)
     page.keyboard.press("Shift+Tab")  # into the log, which is focusable for screen readers
     assert frame.locator(":focus").get_attribute("id") in ("log", "bot-picker", "load-earlier")
+
+
+def test_sdk_events_resize_and_logout_on_a_customer_page(chat_stack: Stack, context: Any) -> None:
+    from sqlalchemy import select
+
+    from authserver.access import find_partner_user
+    from authserver.extensions import db
+    from authserver.models import Session
+
+    url = chat_stack.trusted_pages.page(
+        "/sdk-page",
+        f"""<!doctype html><html><body><div id="chat"></div><script type="module">
+          import {{ Chatframe }} from "{chat_stack.chatframe.url}/sdk/v1/chatframe.js";
+          window.events = [];
+          window.chat = Chatframe.mount("#chat", {{
+            clientId: "{chat_stack.client_id}",
+            async getCode(request) {{
+              const response = await fetch("/code", {{
+                method: "POST", body: JSON.stringify(request),
+                headers: {{"Content-Type": "application/json"}},
+              }});
+              return (await response.json()).code;
+            }},
+            onEvent: (event) => window.events.push(event),
+          }});
+        </script></body></html>""",
+    )
+    page = context.new_page()
+    page.goto(url)
+    frame = page.frame_locator("#chat iframe")
+    frame.locator("#message:not([disabled])").wait_for(timeout=20000)
+    send(frame, "How do I get a refund?")
+    page.wait_for_function("() => window.events.some((e) => e.type === 'RESIZE')")
+    events = page.evaluate("() => window.events")
+    types = [e["type"] for e in events]
+    assert types[0] == "READY" and "AUTH_SUCCESS" in types
+    success = next(e for e in events if e["type"] == "AUTH_SUCCESS")
+    assert [b["name"] for b in success["bots"]] == ["Billing helper", "Welcome"]
+    assert all("chatframe" not in e for e in events)  # the page sees {type, ...} only
+    last_resize = [e["height"] for e in events if e["type"] == "RESIZE"][-1]
+    height = page.evaluate("() => document.querySelector('#chat iframe').style.height")
+    assert height == f"{min(900, max(320, last_resize))}px"
+
+    page.evaluate("() => window.chat.logout()")
+    frame.locator("#status", has_text="signed out").wait_for()
+    with chat_stack.chatframe.app.app_context():
+        user = find_partner_user(chat_stack.state["customer_id"], "alice")
+        assert user is not None
+        newest = (
+            db.session.execute(
+                select(Session)
+                .where(Session.partner_user_pk == user.id)
+                .order_by(Session.created_at.desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert newest is not None and newest.revoked_reason == "revoked_by_client"
+        db.session.remove()
+    page.evaluate("() => window.chat.destroy()")
+    assert page.locator("#chat iframe").count() == 0
