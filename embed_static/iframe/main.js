@@ -146,7 +146,7 @@ class Chat {
         (await api.api(`/chat/api/bots/${bot.id}/conversations`, { method: "POST", json: {} }));
       const page = await api.api(`/chat/api/conversations/${this.conversation.id}/messages?limit=30`);
       if (this.bot !== bot) return; // the user switched bots meanwhile
-      this.view.appendMessage({ role: "bot", text: bot.greeting });
+      this.view.appendMessage({ role: "bot", text: bot.greeting, greeting: true });
       page.data.forEach((m) => this.view.appendMessage(m));
       this.earliest = page.next;
       this.view.showEarlierButton(Boolean(page.next));

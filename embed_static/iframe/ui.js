@@ -85,6 +85,7 @@ export class ChatView {
     bubble.className = "bubble";
     bubble.textContent = message.text;
     item.append(who, bubble);
+    if (message.greeting) item.classList.add("greeting");
     if (message.pending) item.classList.add("pending");
     if (message.failed) item.classList.add("failed");
     return item;
@@ -99,7 +100,10 @@ export class ChatView {
 
   prependMessages(messages) {
     const before = this.log.scrollHeight;
-    this.list.prepend(...messages.map((m) => this.messageNode(m)));
+    const fragment = this.doc.createDocumentFragment();
+    fragment.append(...messages.map((m) => this.messageNode(m)));
+    const greeting = this.list.querySelector(".greeting");
+    this.list.insertBefore(fragment, greeting ? greeting.nextSibling : this.list.firstChild);
     this.log.scrollTop += this.log.scrollHeight - before; // keep the reader's place
   }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -172,7 +171,7 @@ def test_chat_fits_a_320px_screen(chat_stack: Stack, browser: Any) -> None:
         background = page.frames[1].evaluate(
             "() => getComputedStyle(document.body).backgroundColor"
         )
-        assert re.match(r"rgb\((\d+), \1, \d+\)", background) or background != "rgb(255, 255, 255)"
+        assert background == "rgb(20, 22, 26)"  # the dark palette follows the system setting
     finally:
         context.close()
 
@@ -248,3 +247,32 @@ def test_sdk_events_resize_and_logout_on_a_customer_page(chat_stack: Stack, cont
         db.session.remove()
     page.evaluate("() => window.chat.destroy()")
     assert page.locator("#chat iframe").count() == 0
+
+
+def test_history_is_paged_with_load_earlier(chat_stack: Stack, context: Any) -> None:
+    """35 earlier exchanges (70 messages): the chat shows the latest 30, then pages back."""
+    from tests.embed import Backend, Iframe
+
+    state = chat_stack.state
+    backend = Backend(chat_stack.chatframe.url, state["client_id"], state["client_secret"])
+    iframe = Iframe(chat_stack.chatframe.url, state["client_id"], chat_stack.site_url)
+    billing = chat_stack.bot("Billing helper")
+    assert iframe.redeem(backend.code(iframe, "alice", [billing])).status_code == 200
+    cnv = iframe.api("POST", f"/chat/api/bots/{billing}/conversations", json={}).json()["id"]
+    for i in range(35):
+        iframe.api("POST", f"/chat/api/conversations/{cnv}/messages", json={"text": f"old {i}"})
+
+    page = context.new_page()
+    frame = sign_in(page, chat_stack, "alice", "wonderland")
+    messages = frame.locator("#messages .message")
+    assert messages.count() == 31  # the greeting and the latest 30
+    assert "old 34" in frame.locator("#messages").inner_text()
+    assert "old 19" not in frame.locator("#messages").inner_text()
+    frame.get_by_role("button", name="Load earlier messages").click()
+    frame.locator(".bubble", has_text="old 5").wait_for()
+    assert messages.count() == 61
+    frame.get_by_role("button", name="Load earlier messages").click()
+    frame.locator(".bubble", has_text="old 0").wait_for()
+    assert messages.count() == 71
+    texts = frame.locator("#messages .bubble").all_inner_texts()
+    assert texts[0].startswith("Hi! I can help") and texts[1] == "old 0"  # greeting stays first    assert frame.get_by_role("button", name="Load earlier messages").is_hidden()
