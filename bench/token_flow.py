@@ -15,24 +15,18 @@ and the flows per second. Nothing here asserts a speed: figures are for reading.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import secrets
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.embed import Backend, Iframe
-
-CHATFRAME = str(Path(sys.executable).parent / "chatframe")
+from tests.processes import clean_env, cli, seed, start, wait_until_up
 
 
 def free_port() -> int:
@@ -61,8 +55,7 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         database_url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATFRAME_")}
-    env.update(
+    env = clean_env(
         CHATFRAME_ISSUER=f"http://127.0.0.1:{port}",
         CHATFRAME_DATABASE_URL=database_url,
         CHATFRAME_KEYS_DIR=str(folder / "keys"),
@@ -73,51 +66,14 @@ def main() -> None:
     if args.redis_url:
         env.update(CHATFRAME_REDIS_URL=args.redis_url, CHATFRAME_REDIS_PREFIX=f"bench-{port}")
 
-    def cli(*words: str) -> dict:
-        out = subprocess.run(
-            [CHATFRAME, *words], env=env, cwd=folder, check=True, capture_output=True, text=True
-        ).stdout
-        return json.loads(out) if "--json" in words else {}
-
-    cli("db", "upgrade")
-    customer = cli("customers", "create", "--name", "Bench", "--json")["customer_id"]
-    client = cli(
-        "clients",
-        "create",
-        "--customer",
-        customer,
-        "--name",
-        "web",
-        "--origin",
-        "http://localhost:5001",
-        "--json",
-    )
-    bot = cli(
-        "bots",
-        "create",
-        "--customer",
-        customer,
-        "--name",
-        "Welcome",
-        "--access",
-        "all_users",
-        "--json",
-    )["bot_id"]
-    server = subprocess.Popen(
-        [CHATFRAME, "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cli(env, folder, "db", "upgrade")
+    tenant = seed(env, folder, "http://localhost:5001")
+    client = {"client_id": tenant.client_id, "client_secret": tenant.client_secret}
+    bot = tenant.bot_id
+    server = start(["serve", "--port", str(port), "--workers", str(args.workers)], env, folder)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                requests.get(f"{url}/oauth/jwks", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
+        wait_until_up(f"{url}/oauth/jwks", server)
         backend = Backend(url, client["client_id"], client["client_secret"])
         timings: dict[str, list[float]] = {"exchange": [], "redeem": [], "refresh": []}
 

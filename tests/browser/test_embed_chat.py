@@ -275,4 +275,5 @@ def test_history_is_paged_with_load_earlier(chat_stack: Stack, context: Any) -> 
     frame.locator(".bubble", has_text="old 0").wait_for()
     assert messages.count() == 71
     texts = frame.locator("#messages .bubble").all_inner_texts()
-    assert texts[0].startswith("Hi! I can help") and texts[1] == "old 0"  # greeting stays first    assert frame.get_by_role("button", name="Load earlier messages").is_hidden()
+    assert texts[0].startswith("Hi! I can help") and texts[1] == "old 0"  # greeting stays first
+    assert frame.get_by_role("button", name="Load earlier messages").is_hidden()

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 from click.testing import CliRunner, Result
 
 from authserver.cli import main
 from tests.conftest import free_port
+from tests.processes import clean_env, start, wait_until_up
 
 
 @pytest.fixture
@@ -180,35 +176,14 @@ def test_bad_configuration_stops_with_a_clear_message(tmp_path: Path) -> None:
 
 def test_serve_from_a_fresh_install_answers_discovery(tmp_path: Path) -> None:
     """`chatframe serve` in an empty folder, with no CHATFRAME_* configuration at all."""
-    executable = Path(sys.executable).parent / "chatframe"
-    assert executable.exists(), "the package's console script is not installed"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATFRAME_")}
-    process = subprocess.Popen(
-        [str(executable), "serve", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start(["serve", "--port", str(port), "--workers", "2"], clean_env(), tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        document = None
-        while time.monotonic() < deadline and document is None:
-            try:
-                document = requests.get(
-                    f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=2
-                ).json()
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                time.sleep(0.3)
-        assert document is not None, "the server did not answer within 60 s"
+        url = f"http://127.0.0.1:{port}/.well-known/openid-configuration"
+        document = wait_until_up(url, process).json()
         assert document["issuer"] == "http://localhost:8000"
         assert (tmp_path / "instance" / "chatframe.db").exists()
         assert list((tmp_path / "keys").glob("*.pem"))
     finally:
         process.terminate()
         process.wait(timeout=30)
-        if process.stdout:
-            process.stdout.close()

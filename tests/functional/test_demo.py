@@ -2,54 +2,34 @@
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import requests
 
 from tests.conftest import free_port
 from tests.embed import Iframe
-
-
-def wait_for(url: str, process: subprocess.Popen[str], seconds: float = 60) -> requests.Response:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
-            assert process.poll() is None, "chatframe demo exited early"
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
+from tests.processes import clean_env, start, wait_until_up
 
 
 def test_demo_serves_both_sites_and_alice_can_get_a_code(tmp_path: Path) -> None:
     port, site_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATFRAME_")}
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "chatframe"),
-            "demo",
-            "--port",
-            str(port),
-            "--site-port",
-            str(site_port),
-        ],
-        cwd=tmp_path,
-        env=env,
+    process = start(
+        ["demo", "--port", str(port), "--site-port", str(site_port)],
+        clean_env(),
+        tmp_path,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
     )
     try:
-        discovery = wait_for(f"http://localhost:{port}/.well-known/openid-configuration", process)
+        discovery = wait_until_up(
+            f"http://localhost:{port}/.well-known/openid-configuration", process
+        )
         assert discovery.json()["issuer"] == f"http://localhost:{port}"
         site = f"http://localhost:{site_port}"
-        signin = wait_for(f"{site}/signin", process)
+        signin = wait_until_up(f"{site}/signin", process)
         assert "alice" in signin.text and "wonderland" in signin.text
 
         browser = requests.Session()
@@ -77,8 +57,6 @@ def test_demo_serves_both_sites_and_alice_can_get_a_code(tmp_path: Path) -> None
         assert response.status_code == 200, response.text
         state = tmp_path / "instance" / "demo.json"
         assert state.stat().st_mode & 0o077 == 0  # the demo's client secret is private
-        import json
-
         iframe.client_id = json.loads(state.read_text())["client_id"]
         assert iframe.redeem(response.json()["code"]).status_code == 200
     finally:

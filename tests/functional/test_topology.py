@@ -6,23 +6,17 @@ gone for all, and a restart keeps every key and session.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.conftest import Storage, free_port
 from tests.embed import Backend, Iframe
-
-CHATFRAME = str(Path(sys.executable).parent / "chatframe")
+from tests.processes import clean_env, cli, seed, start, wait_until_up
 
 
 class Deployment:
@@ -31,36 +25,11 @@ class Deployment:
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[str] | None = None
 
-    def cli(self, *args: str) -> dict:
-        result = subprocess.run(
-            [CHATFRAME, *args],
-            env=self.env,
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return json.loads(result.stdout) if "--json" in args else {}
-
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [CHATFRAME, "serve", "--port", str(self.port), "--workers", "3"],
-            env=self.env,
-            cwd=self.cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
+        self.process = start(
+            ["serve", "--port", str(self.port), "--workers", "3"], self.env, self.cwd
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.url}/oauth/jwks", timeout=2).raise_for_status()
-                return
-            except requests.RequestException:
-                assert self.process.poll() is None, "chatframe serve exited"
-                time.sleep(0.3)
-        raise AssertionError("chatframe serve did not answer within 60 s")
+        wait_until_up(f"{self.url}/oauth/jwks", self.process)
 
     def stop(self) -> None:
         if self.process:
@@ -79,8 +48,7 @@ def deployment(postgres_storage: Storage, tmp_path: Path) -> Iterator[Deployment
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATFRAME_")}
-    env.update(
+    env = clean_env(
         CHATFRAME_ISSUER=f"http://127.0.0.1:{port}",
         CHATFRAME_DATABASE_URL=PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
         CHATFRAME_REDIS_URL=postgres_storage.redis_url or "",
@@ -89,7 +57,7 @@ def deployment(postgres_storage: Storage, tmp_path: Path) -> Iterator[Deployment
         CHATFRAME_KEYS_DIR=str(tmp_path / "keys"),
     )
     deployment = Deployment(env, port, tmp_path)
-    deployment.cli("db", "upgrade")
+    cli(env, tmp_path, "db", "upgrade")
     yield deployment
     deployment.stop()
     import redis
@@ -104,29 +72,9 @@ def deployment(postgres_storage: Storage, tmp_path: Path) -> Iterator[Deployment
 
 
 def test_workers_share_codes_keys_and_sessions_across_a_restart(deployment: Deployment) -> None:
-    customer = deployment.cli("customers", "create", "--name", "Acme", "--json")["customer_id"]
-    client = deployment.cli(
-        "clients",
-        "create",
-        "--customer",
-        customer,
-        "--name",
-        "web",
-        "--origin",
-        "http://localhost:5001",
-        "--json",
-    )
-    bot = deployment.cli(
-        "bots",
-        "create",
-        "--customer",
-        customer,
-        "--name",
-        "Welcome",
-        "--access",
-        "all_users",
-        "--json",
-    )["bot_id"]
+    tenant = seed(deployment.env, deployment.cwd, "http://localhost:5001")
+    client = {"client_id": tenant.client_id, "client_secret": tenant.client_secret}
+    bot = tenant.bot_id
     deployment.start()
     backend = Backend(deployment.url, client["client_id"], client["client_secret"])
 
