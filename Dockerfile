@@ -5,6 +5,8 @@ WORKDIR /app
 RUN useradd --create-home --uid 10001 chatframe
 COPY pyproject.toml README.md ./
 COPY authserver ./authserver
+COPY chatapp ./chatapp
+COPY embed_static ./embed_static
 COPY wsgi.py ./
 RUN pip install --no-cache-dir . && mkdir -p keys instance && chown chatframe keys instance
 USER chatframe

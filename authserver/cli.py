@@ -1,4 +1,4 @@
-"""The ``chatframe`` command line: database, server, customers, clients, bots and keys."""
+"""The ``chatframe`` command line: database, server, customers, console users, clients, bots."""
 
 from __future__ import annotations
 
@@ -229,6 +229,40 @@ def customers_create(name: str, as_json: bool) -> None:
     with _context():
         customer = registry.create_customer(name)
         _emit(as_json, {"customer_id": customer.id}, f"Created customer {customer.id}")
+
+
+# -- console users -------------------------------------------------------------------------
+
+
+@main.group("console-users")
+def console_users() -> None:
+    """People of a customer who sign in to the console."""
+
+
+@console_users.command("create")
+@click.option("--customer", "customer_id", required=True, help="cus_… id.")
+@click.option("--email", required=True)
+@click.option(
+    "--password-stdin",
+    "password_stdin",
+    is_flag=True,
+    help="Required: read the password from standard input (so it stays out of shell history).",
+)
+@json_option
+def console_users_create(customer_id: str, email: str, password_stdin: bool, as_json: bool) -> None:
+    """Create a console user; the password is read from stdin and stored scrypt-hashed."""
+    from . import registry
+
+    if not password_stdin:
+        raise click.UsageError("Pass --password-stdin and send the password on standard input.")
+    password = sys.stdin.read().rstrip("\r\n")
+    with _context():
+        user = registry.create_console_user(registry.get_customer(customer_id), email, password)
+        _emit(
+            as_json,
+            {"console_user_id": user.id},
+            f"Created console user {user.id} ({user.email}) for {customer_id}",
+        )
 
 
 # -- clients -------------------------------------------------------------------------------

@@ -38,10 +38,18 @@ class Settings:
     rate_limit_window: int = 60
     dpop_leeway: int = 60
     client_secret_grace: int = 86400
+    console_signup: bool | None = None  # None: open in development, closed in production
+    console_lockout_after: int = 5
+    console_lockout_seconds: int = 60
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def console_signup_open(self) -> bool:
+        """Whether anyone may create a customer account on the console's sign-up page."""
+        return (not self.production) if self.console_signup is None else self.console_signup
 
     @property
     def token_endpoint(self) -> str:
@@ -68,7 +76,11 @@ _INT_SETTINGS = {
     "CHATFRAME_RATE_LIMIT_WINDOW": ("rate_limit_window", 1, 86400),
     "CHATFRAME_DPOP_LEEWAY": ("dpop_leeway", 5, 600),
     "CHATFRAME_CLIENT_SECRET_GRACE": ("client_secret_grace", 0, 30 * 86400),
+    "CHATFRAME_CONSOLE_LOCKOUT_AFTER": ("console_lockout_after", 1, 100),
+    "CHATFRAME_CONSOLE_LOCKOUT_SECONDS": ("console_lockout_seconds", 1, 86400),
 }
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
+_BOOLEANS.update({"0": False, "false": False, "no": False, "off": False})
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +125,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values["secret_key"] = secret_key
 
     values["keys_dir"] = Path(env_vars.get("CHATFRAME_KEYS_DIR", "keys"))
+
+    signup = env_vars.get("CHATFRAME_CONSOLE_SIGNUP", "").strip().lower()
+    if signup and signup not in _BOOLEANS:
+        problems.append(f"CHATFRAME_CONSOLE_SIGNUP must be 'true' or 'false', not {signup!r}.")
+    values["console_signup"] = _BOOLEANS.get(signup)
 
     for name, (field, low, high) in _INT_SETTINGS.items():
         raw = env_vars.get(name)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
+
+from sqlalchemy import Select, select
 
 from .extensions import db
 from .models import SecurityEvent
@@ -60,3 +64,27 @@ def record(
         detail,
     )
     return event
+
+
+def search(
+    customer_id: str,
+    *,
+    types: Iterable[str] = (),
+    client_id: str | None = None,
+    partner_user: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Select[SecurityEvent]:
+    """The customer's events matching every filter given (``partner_user`` is the pairwise id)."""
+    query = select(SecurityEvent).where(SecurityEvent.customer_id == customer_id)
+    if wanted := list(types):
+        query = query.where(SecurityEvent.type.in_(wanted))
+    if client_id:
+        query = query.where(SecurityEvent.client_id == client_id)
+    if partner_user:
+        query = query.where(SecurityEvent.partner_user_sub == partner_user)
+    if since:
+        query = query.where(SecurityEvent.created_at >= since)
+    if until:
+        query = query.where(SecurityEvent.created_at < until)
+    return query

@@ -1,4 +1,4 @@
-"""Create and change customers, clients, bots, FAQ entries and members.
+"""Create and change customers, console users, clients, bots, FAQ entries and members.
 
 Shared by the CLI, the console and the management API so every path applies the same
 validation and writes the same security events.
@@ -7,23 +7,40 @@ validation and writes the same security events.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from . import events
 from .access import find_partner_user, get_or_create_partner_user
 from .events import EventType
 from .extensions import db
-from .models import Bot, Client, Customer, FaqEntry, Membership, utcnow
-from .security import new_secret
+from .models import (
+    Bot,
+    Client,
+    ConsoleUser,
+    Customer,
+    FaqEntry,
+    Membership,
+    PartnerUser,
+    utcnow,
+)
+from .security import hash_password, new_secret
 from .services import services
 from .validation import normalize_cidr, normalize_origin
 
 ACCESS_VALUES = ("members", "all_users")
+APPEARANCE_COLOURS = ("accent", "background")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 class RegistryError(ValueError):
@@ -31,13 +48,17 @@ class RegistryError(ValueError):
 
 
 def create_customer(name: str) -> Customer:
-    name = name.strip()
-    if not 1 <= len(name) <= 200:
-        raise RegistryError("A customer name must be 1 to 200 characters.")
-    customer = Customer(name=name)
+    customer = Customer(name=_customer_name(name))
     db.session.add(customer)
     db.session.commit()
     return customer
+
+
+def _customer_name(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise RegistryError("A customer name must be 1 to 200 characters.")
+    return name
 
 
 def get_customer(customer_id: str) -> Customer:
@@ -45,6 +66,80 @@ def get_customer(customer_id: str) -> Customer:
     if customer is None:
         raise RegistryError(f"No customer {customer_id}.")
     return customer
+
+
+def normalize_email(email: str) -> str:
+    """The form we store and look emails up by: trimmed and lower-case."""
+    return email.strip().lower()
+
+
+def check_new_password(password: str) -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise RegistryError(
+            f"A password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters "
+            "(a few unrelated words make a strong one)."
+        )
+
+
+def create_console_user(customer: Customer, email: str, password: str) -> ConsoleUser:
+    """Give a person of ``customer`` a console account (the password is stored scrypt-hashed)."""
+    user = _new_console_user(customer, email, password)
+    _commit_console_user(user)
+    return user
+
+
+def sign_up(company: str, email: str, password: str) -> ConsoleUser:
+    """Create a customer and its first console user together, or neither."""
+    customer = Customer(name=_customer_name(company))
+    user = _new_console_user(customer, email, password)
+    db.session.add(customer)
+    _commit_console_user(user)
+    return user
+
+
+def _new_console_user(customer: Customer, email: str, password: str) -> ConsoleUser:
+    email = normalize_email(email)
+    if len(email) > 320 or not _EMAIL.fullmatch(email):
+        raise RegistryError(f"{email!r} is not an email address (e.g. ana@example.com).")
+    check_new_password(password)
+    if find_console_user(email) is not None:
+        raise RegistryError(f"{email} already has a console account; sign in instead.")
+    return ConsoleUser(customer=customer, email=email, password_hash=hash_password(password))
+
+
+def _commit_console_user(user: ConsoleUser) -> None:
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
+        db.session.rollback()
+        raise RegistryError(
+            f"{user.email} already has a console account; sign in instead."
+        ) from exc
+
+
+def find_console_user(email: str) -> ConsoleUser | None:
+    return db.session.execute(
+        select(ConsoleUser).where(ConsoleUser.email == normalize_email(email))
+    ).scalar_one_or_none()
+
+
+def console_users(customer_id: str) -> list[ConsoleUser]:
+    return list(
+        db.session.execute(
+            select(ConsoleUser)
+            .where(ConsoleUser.customer_id == customer_id)
+            .order_by(ConsoleUser.created_at, ConsoleUser.id)
+        ).scalars()
+    )
+
+
+def remove_console_user(user: ConsoleUser) -> None:
+    """Delete a console account; its signed-in sessions end with it."""
+    if len(console_users(user.customer_id)) <= 1:
+        raise RegistryError("A customer keeps at least one console user.")
+    db.session.delete(user)
+    db.session.commit()
 
 
 def clean_origins(origins: Iterable[str]) -> list[str]:
@@ -166,6 +261,12 @@ def update_bot(bot: Bot, **fields: Any) -> Bot:
     return bot
 
 
+def delete_bot(bot: Bot) -> None:
+    """Delete a bot with its FAQ, members and conversations; its sessions lose it at once."""
+    db.session.delete(bot)
+    db.session.commit()
+
+
 def _apply_bot_fields(bot: Bot, fields: dict[str, Any]) -> None:
     for key, value in fields.items():
         if value is None:
@@ -187,8 +288,29 @@ def _apply_bot_fields(bot: Bot, fields: dict[str, Any]) -> None:
             setattr(bot, key, value)
         elif key == "faq":
             set_faq(bot, value, commit=False)
+        elif key == "appearance":
+            bot.appearance = _appearance(bot.appearance or {}, value)
         else:
             raise RegistryError(f"Unknown bot field {key!r}.")
+
+
+def _appearance(current: dict[str, Any], changes: Any) -> dict[str, Any]:
+    """Merge colour changes into a bot's appearance; a null colour goes back to the default."""
+    if not isinstance(changes, dict):
+        raise RegistryError('appearance must be an object such as {"accent": "#2563eb"}.')
+    merged = dict(current)
+    for name, colour in changes.items():
+        if name not in APPEARANCE_COLOURS:
+            raise RegistryError(
+                f"Unknown appearance field {name!r}; use {', '.join(APPEARANCE_COLOURS)}."
+            )
+        if colour is None:
+            merged.pop(name, None)
+        elif isinstance(colour, str) and _HEX_COLOUR.fullmatch(colour):
+            merged[name] = colour.lower()
+        else:
+            raise RegistryError(f"{name} must be a hex colour such as #2563eb, not {colour!r}.")
+    return merged
 
 
 def set_faq(bot: Bot, entries: Any, *, commit: bool = True) -> None:
@@ -209,6 +331,26 @@ def add_faq(bot: Bot, question: str, answer: str) -> FaqEntry:
     bot.faq.append(entry)
     db.session.commit()
     return entry
+
+
+def update_faq_entry(bot: Bot, position: int, question: str, answer: str) -> FaqEntry:
+    entry = _faq_at(bot, position)
+    entry.question, entry.answer = _faq_entry({"question": question, "answer": answer})
+    db.session.commit()
+    return entry
+
+
+def remove_faq_entry(bot: Bot, position: int) -> None:
+    bot.faq.remove(_faq_at(bot, position))
+    for index, entry in enumerate(bot.faq):
+        entry.position = index
+    db.session.commit()
+
+
+def _faq_at(bot: Bot, position: int) -> FaqEntry:
+    if not 0 <= position < len(bot.faq):
+        raise RegistryError(f"{bot.id} has no FAQ entry number {position + 1}.")
+    return bot.faq[position]
 
 
 def _faq_entry(entry: Any) -> tuple[str, str]:
@@ -270,3 +412,17 @@ def remove_member(bot: Bot, partner_user_id: str, *, ip: str | None = None) -> b
 def members(bot: Bot) -> list[str]:
     rows = db.session.execute(select(Membership).where(Membership.bot_id == bot.id)).scalars()
     return sorted(m.partner_user.partner_user_id for m in rows)
+
+
+def memberships(bot: Bot, search: str | None = None) -> Select[Membership]:
+    """The bot's memberships with their partner users, optionally those whose id contains
+    ``search`` (unordered; order by ``PartnerUser.partner_user_id``)."""
+    query = (
+        select(Membership)
+        .join(Membership.partner_user)
+        .where(Membership.bot_id == bot.id)
+        .options(contains_eager(Membership.partner_user))
+    )
+    if search:
+        query = query.where(PartnerUser.partner_user_id.icontains(search, autoescape=True))
+    return query

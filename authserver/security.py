@@ -1,12 +1,15 @@
-"""Random public ids, secrets, keyed hashing and constant-time comparison."""
+"""Random public ids, secrets, keyed hashing, password hashing and constant-time comparison."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
 import string
+
+from werkzeug.security import check_password_hash, generate_password_hash
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -56,3 +59,25 @@ def b64url_sha256(value: str) -> str:
 def fingerprint(value: str) -> str:
     """A short, non-reversible reference for logs (never the value itself)."""
     return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def hash_password(password: str) -> str:
+    """A slow, salted hash (scrypt) for passwords people choose; never use it for our secrets."""
+    return generate_password_hash(password, method="scrypt")
+
+
+@functools.cache
+def _unusable_password_hash() -> str:
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def password_matches(password: str, stored_hash: str | None) -> bool:
+    """Check a password against its hash; with no hash, spend the same time and say no.
+
+    Checking a throwaway hash for an unknown email keeps its answer as slow as a wrong
+    password's, so timing does not tell which emails have an account.
+    """
+    if not stored_hash:
+        check_password_hash(_unusable_password_hash(), password)
+        return False
+    return check_password_hash(stored_hash, password)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from . import events
 from .events import EventType
@@ -79,3 +79,15 @@ def revoke_user_sessions(user: PartnerUser, reason: str, *, ip: str | None = Non
 def session_is_active(session_id: str, now: dt.datetime | None = None) -> bool:
     session = db.session.get(Session, session_id)
     return session is not None and session.is_active(now)
+
+
+def active_sessions(customer_id: str, partner_user_pk: str | None = None) -> Select[Session]:
+    """The customer's live sessions, optionally of one partner user (unordered)."""
+    query = select(Session).where(
+        Session.customer_id == customer_id,
+        Session.revoked_at.is_(None),
+        Session.expires_at > utcnow(),
+    )
+    if partner_user_pk is not None:
+        query = query.where(Session.partner_user_pk == partner_user_pk)
+    return query

@@ -1,7 +1,8 @@
-"""Validate what customers register: embed origins and IP allowlist entries."""
+"""Validate what customers send: embed origins, IP allowlist entries and moments in time."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -36,3 +37,17 @@ def normalize_cidr(value: str) -> str:
         raise ValueError(
             f"{value!r} is not an IP address or CIDR block (e.g. 203.0.113.0/24)"
         ) from exc
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """Read ISO 8601 (no zone means UTC) or Unix seconds as an aware UTC moment."""
+    raw = value.strip()
+    try:
+        if raw.lstrip("-").replace(".", "", 1).isdigit():
+            return dt.datetime.fromtimestamp(float(raw), dt.UTC)
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ValueError(
+            f"{raw!r} is not a time: use ISO 8601 such as 2026-05-01T12:00:00Z, or Unix seconds"
+        ) from exc
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

@@ -1,0 +1,137 @@
+"""The Install page: snippets filled in for the chosen client, and each one really works."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import OTHER_ORIGIN, Tenant
+from tests.functional.conftest import ConsoleBrowser
+
+PAGE_SCRIPT = """\
+<div id="chat"></div>
+<script type="module">
+  import { Chatframe } from "{ISSUER}/sdk/v1/chatframe.js";
+  Chatframe.mount("#chat", {
+    clientId: "{CLIENT_ID}",
+    async getCode({ codeChallenge, codeChallengeMethod, dpopJkt, origin }) {
+      const response = await fetch("/chatframe/code", {   // your backend endpoint
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ codeChallenge, codeChallengeMethod, dpopJkt, origin }),
+      });
+      return (await response.json()).code;
+    },
+  });
+</script>
+"""
+
+
+def snippet(page: str, name: str) -> str:
+    match = re.search(rf'<code id="snippet-{name}">(.*?)</code>', page, re.S)
+    assert match, f"no {name} snippet"
+    return html.unescape(match.group(1))
+
+
+def install_page(owner: ConsoleBrowser, tenant: Tenant, **params: str) -> str:
+    response = owner.get("/console/install", client=tenant.client_id, **params)
+    assert response.status_code == 200
+    return response.text
+
+
+def test_the_page_script_is_the_sdk_contract(owner: ConsoleBrowser, tenant: Tenant) -> None:
+    page = install_page(owner, tenant)
+    expected = PAGE_SCRIPT.replace("{ISSUER}", tenant.server.settings.issuer).replace(
+        "{CLIENT_ID}", tenant.client_id
+    )
+    assert snippet(page, "page") == expected
+
+
+def test_snippets_follow_the_chosen_origin_and_bot(owner: ConsoleBrowser, tenant: Tenant) -> None:
+    page = install_page(owner, tenant, origin=OTHER_ORIGIN, bot=tenant.bots["support"])
+    for name in ("curl", "python", "node"):
+        code = snippet(page, name)
+        assert tenant.client_id in code and tenant.server.settings.issuer in code, name
+        assert OTHER_ORIGIN in code and tenant.bots["support"] in code, name
+        assert tenant.client_secret not in code, name
+    unknown_origin = install_page(owner, tenant, origin="https://evil.example")
+    assert "https://evil.example" not in unknown_origin  # only the client's own origins
+
+
+def test_without_clients_the_page_says_what_to_do(tenant: Tenant) -> None:
+    from authserver import registry
+    from authserver.extensions import db
+    from tests.functional.conftest import create_console_user
+
+    with tenant.server.app.app_context():
+        lonely = registry.create_customer("No clients yet")
+        db.session.remove()
+    lonely_tenant = Tenant(tenant.server, lonely.id, "", "")
+    browser = ConsoleBrowser(tenant.server)
+    browser.sign_in(create_console_user(lonely_tenant))
+    page = browser.get("/console/install")
+    assert page.status_code == 200 and "Create a client first" in page.text
+
+
+@pytest.fixture
+def secret_env(tenant: Tenant) -> dict[str, str]:
+    return {**os.environ, "CHATFRAME_CLIENT_SECRET": tenant.client_secret}
+
+
+def redeemable(tenant: Tenant, code: str, iframe: Any) -> None:
+    response = iframe.redeem(code)
+    assert response.status_code == 200, response.text
+
+
+def test_the_curl_snippet_gets_a_code(
+    owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str]
+) -> None:
+    if not shutil.which("curl"):
+        pytest.skip("curl is not installed")
+    command = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "curl")
+    result = subprocess.run(
+        ["bash", "-c", command], env=secret_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"issued_token_type":"urn:chatframe:token-type:embed-code"' in result.stdout.replace(
+        " ", ""
+    )
+
+
+def test_the_python_snippet_gets_a_redeemable_code(
+    owner: ConsoleBrowser, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "python")
+    monkeypatch.setenv("CHATFRAME_CLIENT_SECRET", tenant.client_secret)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "install-snippet.py", "exec"), namespace)  # noqa: S102 - our own page
+    iframe = tenant.iframe()
+    code = namespace["embed_code"]("alice", [tenant.bots["billing"]], iframe.challenge, iframe.jkt)
+    redeemable(tenant, code, iframe)
+
+
+def test_the_node_snippet_gets_a_redeemable_code(
+    owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str], tmp_path: Path
+) -> None:
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    source = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "node")
+    iframe = tenant.iframe()
+    script = tmp_path / "backend.mjs"
+    script.write_text(
+        source
+        + f"\nconsole.log(await embedCode('alice', ['{tenant.bots['billing']}'], "
+        + f"{{ codeChallenge: '{iframe.challenge}', dpopJkt: '{iframe.jkt}' }}));\n"
+    )
+    result = subprocess.run(
+        ["node", str(script)], env=secret_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    redeemable(tenant, result.stdout.strip(), iframe)
