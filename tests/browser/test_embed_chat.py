@@ -277,3 +277,42 @@ def test_history_is_paged_with_load_earlier(chat_stack: Stack, context: Any) -> 
     texts = frame.locator("#messages .bubble").all_inner_texts()
     assert texts[0].startswith("Hi! I can help") and texts[1] == "old 0"  # greeting stays first
     assert frame.get_by_role("button", name="Load earlier messages").is_hidden()
+
+
+def test_get_code_failure_is_reported_and_retried(chat_stack: Stack, context: Any) -> None:
+    url = chat_stack.trusted_pages.page(
+        "/flaky-backend",
+        f"""<!doctype html><html><body><div id="chat"></div><script type="module">
+          import {{ Chatframe }} from "{chat_stack.chatframe.url}/sdk/v1/chatframe.js";
+          window.events = [];
+          window.calls = 0;
+          Chatframe.mount("#chat", {{
+            clientId: "{chat_stack.client_id}",
+            async getCode(request) {{
+              window.calls++;
+              if (window.calls === 1) throw new Error("backend is down");
+              if (window.calls === 2) return "";
+              const response = await fetch("/code", {{
+                method: "POST", body: JSON.stringify(request),
+                headers: {{"Content-Type": "application/json"}},
+              }});
+              return (await response.json()).code;
+            }},
+            onEvent: (event) => window.events.push(event),
+          }});
+        </script></body></html>""",
+    )
+    page = context.new_page()
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.goto(url)
+    page.wait_for_function(
+        "() => window.events.some((e) => e.type === 'AUTH_SUCCESS')", timeout=30000
+    )
+    errors = [e for e in page.evaluate("() => window.events") if e["type"] == "ERROR"]
+    assert [e["error"] for e in errors] == ["get_code_failed", "get_code_failed"]
+    assert "getCode threw: backend is down" in errors[0]["error_description"]
+    assert "returned no code" in errors[1]["error_description"]
+    assert any("backend is down" in line for line in console_errors)
+    assert page.evaluate("() => window.calls") == 3
+    page.frame_locator("#chat iframe").locator("#message:not([disabled])").wait_for()
