@@ -156,6 +156,7 @@ def _load_or_fail() -> Any:
 def demo(port: int, site_port: int) -> None:
     """Seed demo data, then run Chatframe and the demo customer site together."""
     import os
+    import signal
     import subprocess
     import time
 
@@ -199,6 +200,11 @@ def demo(port: int, site_port: int) -> None:
   Press Ctrl-C to stop.
 """
     )
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops both servers, as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)

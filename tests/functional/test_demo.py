@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import requests
@@ -60,7 +61,18 @@ def test_demo_serves_both_sites_and_alice_can_get_a_code(tmp_path: Path) -> None
         iframe.client_id = json.loads(state.read_text())["client_id"]
         assert iframe.redeem(response.json()["code"]).status_code == 200
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as a service manager or `timeout` would
         output, _ = process.communicate(timeout=60)
     assert "alice / wonderland" in output and "bob   / builder" in output
     assert "Billing helper, Welcome" in output and "Tech support, Welcome" in output
+    time.sleep(1)
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"--port {port}|DEMO_PORT={site_port}"], capture_output=True, text=True
+    )
+    assert leftovers.stdout == "", "chatframe demo left its servers running"
+    for url in (f"http://localhost:{port}/oauth/jwks", f"http://localhost:{site_port}/signin"):
+        try:
+            requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            continue
+        raise AssertionError(f"{url} still answers after chatframe demo stopped")
