@@ -124,10 +124,18 @@ def test_bearer_session_without_dpop(tenant: Tenant) -> None:
 
 def test_parameters_in_the_url_are_refused(tenant: Tenant) -> None:
     iframe = tenant.iframe()
-    response = requests.post(
-        f"{tenant.server.url}/oauth/token?code=x",
-        data={"grant_type": "authorization_code", "client_id": tenant.client_id},
+    code = tenant.backend.code(iframe, "alice", [tenant.bots["welcome"]])
+    in_url = requests.post(
+        f"{tenant.server.url}/oauth/token?code={code}",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": tenant.client_id,
+            "code_verifier": iframe.verifier,
+            "origin": ORIGIN,
+        },
+        headers={"DPoP": iframe.proof()},
         timeout=10,
     )
-    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
-    assert iframe.origin == ORIGIN
+    assert in_url.status_code == 400 and in_url.json()["error"] == "invalid_request"
+    assert "never in the URL" in in_url.json()["error_description"]
+    assert iframe.redeem(code).status_code == 200  # refused before the code was touched

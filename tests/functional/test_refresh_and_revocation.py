@@ -42,8 +42,7 @@ def test_refresh_needs_the_session_dpop_key(tenant: Tenant) -> None:
 def test_session_never_outlives_its_lifetime(server: LiveServer, tenant: Tenant) -> None:
     server.configure(session_ttl=2)
     iframe = tenant.session("alice", [tenant.bots["welcome"]])
-    claims = iframe.tokens["access_token"].split(".")[1]
-    assert iframe.tokens["expires_in"] <= 2, claims
+    assert iframe.tokens["expires_in"] <= 2  # the access token never outlives the session
     time.sleep(2.2)
     body = assert_refused(iframe.refresh(), 400, "invalid_grant")
     assert "ended" in body["error_description"]
