@@ -254,10 +254,3 @@ class RedisEphemeralStore:
         pipe.expire(full_key, window + 1)
         count, _ = pipe.execute()
         return int(count), retry_after
-
-    def purge_expired(self) -> int:
-        """Redis expires keys by itself."""
-        return 0
-
-    def count(self, kind: str) -> int:
-        return sum(1 for _ in self._redis.scan_iter(match=self._key(kind, "*"), count=500))

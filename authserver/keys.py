@@ -44,7 +44,6 @@ class KeyStore:
         self._loaded_at = 0.0
         self._active_kid: str | None = None
         self._keys: dict[str, ECKey] = {}
-        self._states: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -170,7 +169,6 @@ class KeyStore:
             for row in rows:
                 keys[row.kid] = self._keys.get(row.kid) or self._load_private(row.kid)
             self._keys = keys
-            self._states = {row.kid: row.state for row in rows}
             active = [row.kid for row in rows if row.state == "active"]
             self._active_kid = active[0] if active else None
             self._loaded_at = time.monotonic()

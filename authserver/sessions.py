@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import Select, select, update
 
 from . import events
@@ -74,11 +72,6 @@ def revoke_user_sessions(user: PartnerUser, reason: str, *, ip: str | None = Non
     count = sum(revoke_session(sid, reason, ip=ip, commit=False) for sid in list(live))
     db.session.commit()
     return count
-
-
-def session_is_active(session_id: str, now: dt.datetime | None = None) -> bool:
-    session = db.session.get(Session, session_id)
-    return session is not None and session.is_active(now)
 
 
 def active_sessions(customer_id: str, partner_user_pk: str | None = None) -> Select[Session]:

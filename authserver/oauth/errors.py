@@ -46,4 +46,3 @@ class RateLimitedError(OAuth2Error):
 InvalidRequestError = rfc6749.InvalidRequestError
 InvalidGrantError = rfc6749.InvalidGrantError
 InvalidScopeError = rfc6749.InvalidScopeError
-UnsupportedGrantTypeError = rfc6749.UnsupportedGrantTypeError

@@ -34,7 +34,6 @@ class ChatframeRequest(OAuth2Request):
         self._request = request
         self.payload = FormPayload(request)
         self.client_ip: str | None = request.remote_addr
-        self.query_params = list(request.args.keys())
 
     @property
     def args(self) -> Any:

@@ -7,12 +7,15 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 import requests
+from click.testing import CliRunner, Result
 
+from authserver.cli import main
 from authserver.extensions import db
 from tests.conftest import LiveServer, Tenant
 
@@ -141,3 +144,19 @@ def management_api(tenant: Tenant) -> ManagementApi:
     response = tenant.backend.client_credentials()
     assert response.status_code == 200, response.text
     return ManagementApi(tenant.server, response.json()["access_token"])
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """CHATFRAME_* settings for a migrated throw-away SQLite database, for CLI tests."""
+    values = {
+        "CHATFRAME_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
+        "CHATFRAME_KEYS_DIR": str(tmp_path / "keys"),
+    }
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=values).exit_code == 0
+    return values
+
+
+def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
+    """Run ``chatframe ARGS`` in-process with ``env``."""
+    return CliRunner().invoke(main, list(args), env=env, input=input)

@@ -6,25 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from authserver.cli import main
 from tests.conftest import free_port
+from tests.functional.conftest import run
 from tests.processes import clean_env, start, wait_until_up
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    values = {
-        "CHATFRAME_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
-        "CHATFRAME_KEYS_DIR": str(tmp_path / "keys"),
-    }
-    assert CliRunner().invoke(main, ["db", "upgrade"], env=values).exit_code == 0
-    return values
-
-
-def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), env=env, input=input)
 
 
 def as_json(result: Result) -> dict:

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from authserver import create_app
-from authserver.cli import main
 from authserver.config import load_settings
 from authserver.extensions import db
-from tests.functional.conftest import PASSWORD
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    values = {
-        "CHATFRAME_DATABASE_URL": f"sqlite:///{tmp_path}/console-cli.db",
-        "CHATFRAME_KEYS_DIR": str(tmp_path / "keys"),
-    }
-    assert CliRunner().invoke(main, ["db", "upgrade"], env=values).exit_code == 0
-    return values
-
-
-def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), env=env, input=input)
+from tests.functional.conftest import PASSWORD, run
 
 
 def customer(env: dict[str, str]) -> str:
