@@ -14,6 +14,7 @@ from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .client_cache import ClientCache
 from .config import Settings, load_settings
 from .ephemeral import EphemeralStore, RedisEphemeralStore, SqlEphemeralStore
 from .extensions import db, migrate
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
         hasher=Hasher(settings.secret_key),
         store=_ephemeral_store(settings),
         keys=KeyStore(settings.keys_dir, lambda: db.session(), settings.max_signed_token_ttl),
+        clients=ClientCache(lambda: db.session(), settings.client_cache_ttl),
     )
 
     import chatapp
@@ -85,7 +87,9 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # No pre-ping: it costs a round trip per request. A connection that died with the
+    # server fails its next statement, which invalidates the pool so the next one is fresh.
+    return {"pool_size": 10, "max_overflow": 20, "pool_recycle": 1800}
 
 
 def _serialise_sqlite_writes(engine: Any) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, and_, select
 
 from .extensions import db
 from .models import Bot, Membership, PartnerUser
@@ -12,43 +13,75 @@ from .models import Bot, Membership, PartnerUser
 
 def bot_denials(
     customer_id: str,
-    partner_user: PartnerUser | None,
+    partner_user_pk: str | None,
     bot_ids: Iterable[str],
     amr: Iterable[str],
 ) -> dict[str, str]:
     """Map each requested bot that this user may *not* use to the reason why.
 
-    A bot of another customer reads exactly like a bot that does not exist.
+    One query: the customer's bots joined with this user's memberships. A bot of another
+    customer reads exactly like a bot that does not exist.
     """
     wanted = list(dict.fromkeys(bot_ids))
-    bots = {
-        bot.id: bot
-        for bot in db.session.execute(
-            select(Bot).where(Bot.id.in_(wanted), Bot.customer_id == customer_id)
-        ).scalars()
+    rows = {
+        row.id: row
+        for row in db.session.execute(_access_query(customer_id, partner_user_pk, wanted))
     }
-    member_of: set[str] = set()
-    if partner_user is not None:
-        member_of = set(
-            db.session.execute(
-                select(Membership.bot_id).where(
-                    Membership.partner_user_pk == partner_user.id, Membership.bot_id.in_(wanted)
-                )
-            ).scalars()
-        )
     methods = set(amr)
     denials: dict[str, str] = {}
     for bot_id in wanted:
-        bot = bots.get(bot_id)
-        if bot is None:
-            denials[bot_id] = "unknown_bot"
-        elif not bot.enabled:
-            denials[bot_id] = "bot_disabled"
-        elif bot.access != "all_users" and bot_id not in member_of:
-            denials[bot_id] = "not_a_member"
-        elif bot.require_mfa and "mfa" not in methods:
-            denials[bot_id] = "mfa_required"
+        reason = denial_reason(rows.get(bot_id), methods)
+        if reason:
+            denials[bot_id] = reason
     return denials
+
+
+def usable_bot(
+    customer_id: str, partner_user_pk: str, bot_id: str, amr: Iterable[str]
+) -> tuple[Row[Any] | None, str | None]:
+    """One bot with its display fields, and why this user may not use it (None: they may)."""
+    row = db.session.execute(
+        _access_query(customer_id, partner_user_pk, [bot_id], *_DISPLAY)
+    ).first()
+    return row, denial_reason(row, set(amr))
+
+
+def denial_reason(row: Row[Any] | None, methods: set[str]) -> str | None:
+    """The one rule: enabled, and ``all_users`` or a member, and MFA when the bot asks."""
+    if row is None:
+        return "unknown_bot"
+    if not row.enabled:
+        return "bot_disabled"
+    if row.access != "all_users" and row.membership_id is None:
+        return "not_a_member"
+    if row.require_mfa and "mfa" not in methods:
+        return "mfa_required"
+    return None
+
+
+_DISPLAY = (Bot.name, Bot.greeting, Bot.appearance)
+
+
+def _access_query(
+    customer_id: str, partner_user_pk: str | None, bot_ids: list[str], *columns: Any
+) -> Select[Any]:
+    return (
+        select(
+            Bot.id,
+            Bot.enabled,
+            Bot.access,
+            Bot.require_mfa,
+            Membership.id.label("membership_id"),
+            *columns,
+        )
+        .outerjoin(
+            Membership,
+            and_(
+                Membership.bot_id == Bot.id, Membership.partner_user_pk == (partner_user_pk or "")
+            ),
+        )
+        .where(Bot.id.in_(bot_ids), Bot.customer_id == customer_id)
+    )
 
 
 def find_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser | None:

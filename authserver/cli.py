@@ -109,16 +109,53 @@ def upgrade_database() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the production server (gunicorn)."""
+@click.option(
+    "--server",
+    "server_name",
+    type=click.Choice(["granian", "gunicorn"]),
+    default="granian",
+    show_default=True,
+    help="HTTP server: granian (fastest measured, see bench/README.md) or gunicorn (gthread).",
+)
+def serve(host: str, port: int, workers: int, server_name: str) -> None:
+    """Run the production server (granian by default; gunicorn on request)."""
     settings = _load_or_fail()
     if not settings.production:
         upgrade_database()  # development: a fresh checkout just works
     else:
         with _context():
             pass  # refuses to start on a database that is not migrated
-    click.echo(f"Chatframe ({settings.env}) on http://{host}:{port} — issuer {settings.issuer}")
-    run_gunicorn(f"{host}:{port}", workers)
+    click.echo(
+        f"Chatframe ({settings.env}) on http://{host}:{port} with {server_name}, "
+        f"{workers} worker(s) — issuer {settings.issuer}"
+    )
+    if server_name == "granian":
+        run_granian(host, port, workers)
+    else:
+        run_gunicorn(f"{host}:{port}", workers)
+
+
+def run_granian(host: str, port: int, workers: int) -> None:
+    """Serve with granian: a Rust HTTP server that calls the WSGI app from worker threads."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        "authserver:create_app",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=BLOCKING_THREADS,
+        log_access=True,
+        # Path only, never the query string: nothing sensitive belongs there, but be safe.
+        log_access_format='[%(time)s] %(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).1fms',
+        respawn_failed_workers=True,
+    ).serve()
+
+
+BLOCKING_THREADS = 4  # per worker: requests that wait on PostgreSQL or Redis overlap
 
 
 def run_gunicorn(bind: str, workers: int) -> None:
@@ -128,7 +165,7 @@ def run_gunicorn(bind: str, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
-            self.cfg.set("threads", 4)
+            self.cfg.set("threads", BLOCKING_THREADS)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
             # Never log query strings: nothing sensitive belongs there, but be safe.

@@ -38,6 +38,7 @@ class Settings:
     rate_limit_window: int = 60
     dpop_leeway: int = 60
     client_secret_grace: int = 86400
+    client_cache_ttl: int = 5
     console_signup: bool | None = None  # None: open in development, closed in production
     console_lockout_after: int = 5
     console_lockout_seconds: int = 60
@@ -76,6 +77,7 @@ _INT_SETTINGS = {
     "CHATFRAME_RATE_LIMIT_WINDOW": ("rate_limit_window", 1, 86400),
     "CHATFRAME_DPOP_LEEWAY": ("dpop_leeway", 5, 600),
     "CHATFRAME_CLIENT_SECRET_GRACE": ("client_secret_grace", 0, 30 * 86400),
+    "CHATFRAME_CLIENT_CACHE_TTL": ("client_cache_ttl", 0, 60),
     "CHATFRAME_CONSOLE_LOCKOUT_AFTER": ("console_lockout_after", 1, 100),
     "CHATFRAME_CONSOLE_LOCKOUT_SECONDS": ("console_lockout_seconds", 1, 86400),
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -56,10 +56,18 @@ class EphemeralStore(Protocol):
     def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
         """Count one request in the current fixed window; return (count, seconds until reset)."""
 
+    def hit_many(self, counters: Sequence[tuple[str, str]], window: int) -> list[int]:
+        """Count one request on each (kind, key) counter in one step; return their counts."""
+
 
 def _window(window: int, now: float) -> tuple[int, int]:
     start = int(now // window) * window
     return start, max(1, start + window - int(now))
+
+
+def seconds_until_reset(window: int) -> int:
+    """Seconds until the current fixed rate-limit window of ``window`` seconds ends."""
+    return _window(window, time.time())[1]
 
 
 class SqlEphemeralStore:
@@ -147,32 +155,39 @@ class SqlEphemeralStore:
     def remember(self, kind: str, key: str, ttl: float) -> bool:
         now = time.time()
         with self._transaction() as session:
-            session.execute(
-                delete(EphemeralEntry).where(
-                    EphemeralEntry.kind == kind,
-                    EphemeralEntry.key == key,
-                    EphemeralEntry.expires_at <= now,
-                )
-            )
-            result = session.execute(
-                self._insert(session.get_bind().dialect.name)
-                .values(kind=kind, key=key, value=None, counter=0, expires_at=now + ttl)
-                .on_conflict_do_nothing()
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
-        now = time.time()
-        start, retry_after = _window(window, now)
-        with self._transaction() as session:
+            # One statement: insert, or take over a row that has already expired. A live row
+            # is left alone and no row is returned: that is a replay.
             stmt = self._insert(session.get_bind().dialect.name).values(
-                kind=kind, key=f"{key}@{start}", value=None, counter=1, expires_at=start + window
+                kind=kind, key=key, value=None, counter=0, expires_at=now + ttl
             )
             stmt = stmt.on_conflict_do_update(
-                index_elements=["kind", "key"], set_={"counter": EphemeralEntry.counter + 1}
-            ).returning(EphemeralEntry.counter)
-            count = session.execute(stmt).scalar_one()
-        return int(count), retry_after
+                index_elements=["kind", "key"],
+                set_={"expires_at": stmt.excluded.expires_at},
+                where=EphemeralEntry.expires_at <= now,
+            ).returning(EphemeralEntry.kind)
+            return session.execute(stmt).first() is not None
+
+    def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
+        return self.hit_many([(kind, key)], window)[0], _window(window, time.time())[1]
+
+    def hit_many(self, counters: Sequence[tuple[str, str]], window: int) -> list[int]:
+        start, _ = _window(window, time.time())
+        counts = []
+        with self._transaction() as session:
+            insert = self._insert(session.get_bind().dialect.name)
+            for kind, key in counters:
+                stmt = insert.values(
+                    kind=kind,
+                    key=f"{key}@{start}",
+                    value=None,
+                    counter=1,
+                    expires_at=start + window,
+                )
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["kind", "key"], set_={"counter": EphemeralEntry.counter + 1}
+                ).returning(EphemeralEntry.counter)
+                counts.append(int(session.execute(stmt).scalar_one()))
+        return counts
 
     def _maybe_purge(self) -> None:
         # Redis expires keys itself; here expired rows are swept at most once a minute.
@@ -247,10 +262,13 @@ class RedisEphemeralStore:
         )
 
     def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
-        start, retry_after = _window(window, time.time())
-        full_key = self._key(kind, f"{key}@{start}")
+        return self.hit_many([(kind, key)], window)[0], _window(window, time.time())[1]
+
+    def hit_many(self, counters: Sequence[tuple[str, str]], window: int) -> list[int]:
+        start, _ = _window(window, time.time())
         pipe = self._redis.pipeline(transaction=True)
-        pipe.incr(full_key)
-        pipe.expire(full_key, window + 1)
-        count, _ = pipe.execute()
-        return int(count), retry_after
+        for kind, key in counters:
+            full_key = self._key(kind, f"{key}@{start}")
+            pipe.incr(full_key)
+            pipe.expire(full_key, window + 1)
+        return [int(count) for count in pipe.execute()[::2]]

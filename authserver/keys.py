@@ -9,10 +9,12 @@ already know the key before it signs anything.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import stat
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,10 @@ from .models import SigningKey, utcnow
 
 ALG = "ES256"
 _RELOAD_SECONDS = 30.0
+# A token naming a kid we do not know makes us reload at once (it may be a key another worker
+# just created), but at most this often: forged kids must not cost a query each.
+_FORCED_RELOAD_SECONDS = 1.0
+_VERIFIED_CACHE_SIZE = 20_000
 
 
 class KeyStoreError(RuntimeError):
@@ -42,8 +48,11 @@ class KeyStore:
         self._retire_after = retire_after
         self._lock = threading.Lock()
         self._loaded_at = 0.0
+        self._forced_at = 0.0
         self._active_kid: str | None = None
         self._keys: dict[str, ECKey] = {}
+        self._keyset = KeySet([])
+        self.verified = VerifiedTokens(_VERIFIED_CACHE_SIZE)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -114,8 +123,13 @@ class KeyStore:
 
     def verification_keys(self, kid: str | None = None) -> KeySet:
         """Every published key; reloads at once when asked for a kid it has not seen."""
-        self._refresh(force=kid is not None and kid not in self._keys)
-        return KeySet([self._keys[k] for k in self._keys])
+        unknown = kid is not None and kid not in self._keys
+        if unknown and time.monotonic() - self._forced_at < _FORCED_RELOAD_SECONDS:
+            unknown = False
+        if unknown:
+            self._forced_at = time.monotonic()
+        self._refresh(force=unknown)
+        return self._keyset
 
     def jwks(self) -> dict[str, Any]:
         """The public JWKS: next, active and retired keys; never private material."""
@@ -168,7 +182,10 @@ class KeyStore:
             keys: dict[str, ECKey] = {}
             for row in rows:
                 keys[row.kid] = self._keys.get(row.kid) or self._load_private(row.kid)
+            if self._keys.keys() - keys.keys():
+                self.verified.clear()  # a pruned key: nothing it signed may still pass
             self._keys = keys
+            self._keyset = KeySet(list(keys.values()))
             active = [row.kid for row in rows if row.state == "active"]
             self._active_kid = active[0] if active else None
             self._loaded_at = time.monotonic()
@@ -189,6 +206,40 @@ class KeyStore:
         if not isinstance(key, ECKey) or key.thumbprint() != kid:
             raise KeyStoreError(f"{path} does not hold the key {kid}")
         return key
+
+
+class VerifiedTokens:
+    """Claims of our own tokens whose signature has verified, kept until they expire.
+
+    Signature checks are pure functions of the token and the published keys, so their result
+    can be reused for the token's lifetime; everything that can change (session revocation,
+    membership, bot access) is checked on every request by the caller, never cached here.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self._max_entries = max_entries
+        self._entries: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        claims = self._entries.get(self._key(token))
+        if claims is None or claims["exp"] <= time.time():
+            return None
+        return claims
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries[self._key(token)] = claims
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def _iso(value: dt.datetime | None) -> str | None:

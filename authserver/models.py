@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 from typing import Any
 
@@ -75,41 +74,6 @@ class Client(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     customer: Mapped[Customer] = relationship()
-
-    # -- Authlib ClientMixin -------------------------------------------------------------
-    # Secrets are checked by ClientCredentials (it needs the app's keyed hasher); the
-    # methods below are what Authlib's grant and endpoint machinery asks of a client.
-
-    def get_client_id(self) -> str:
-        return self.id
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return self.enabled
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return self.enabled
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        from .services import credentials  # late import: needs the app's hasher
-
-        return credentials().check_client_secret(self, client_secret)
-
-    def allows_origin(self, origin: str) -> bool:
-        return origin in (self.allowed_origins or [])
-
-    def allows_ip(self, ip: str | None) -> bool:
-        """True when no allowlist is set or ``ip`` falls in one of its CIDR blocks."""
-        if not self.ip_allowlist:
-            return True
-        if not ip:
-            return False
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(
-            address in ipaddress.ip_network(cidr, strict=False) for cidr in self.ip_allowlist
-        )
 
 
 class Bot(Base):
@@ -194,7 +158,14 @@ class Session(Base):
     partner_user: Mapped[PartnerUser] = relationship()
 
     def is_active(self, now: dt.datetime | None = None) -> bool:
-        return self.revoked_at is None and (now or utcnow()) < self.expires_at
+        return session_is_live(self.revoked_at, self.expires_at, now)
+
+
+def session_is_live(
+    revoked_at: dt.datetime | None, expires_at: dt.datetime, now: dt.datetime | None = None
+) -> bool:
+    """A session is live until it is revoked or reaches its end (at most 12 h)."""
+    return revoked_at is None and (now or utcnow()) < expires_at
 
 
 class RefreshToken(Base):

@@ -202,7 +202,8 @@ def rotate_client_secret(client: Client, grace: int | None = None) -> str:
         customer_id=client.customer_id,
         client_id=client.id,
         grace_seconds=grace,
-    )
+    )  # commits
+    services().clients.invalidate(client.id)
     return secret
 
 
@@ -218,6 +219,7 @@ def set_client_jwks(client: Client, jwks: dict[str, Any] | None) -> None:
         jwks = dict(keyset.as_dict(private=False))
     client.jwks = jwks
     db.session.commit()
+    services().clients.invalidate(client.id)
 
 
 def update_client(
@@ -237,6 +239,7 @@ def update_client(
     if enabled is not None:
         client.enabled = enabled
     db.session.commit()
+    services().clients.invalidate(client.id)
     return client
 
 

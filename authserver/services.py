@@ -2,48 +2,26 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from flask import current_app
 
+from .client_cache import ClientCache
 from .config import Settings
 from .ephemeral import EphemeralStore
 from .keys import KeyStore
-from .models import Client, utcnow
 from .security import Hasher
 
 
 @dataclass
-class ClientCredentials:
-    """Checks client secrets, honouring the previous secret during a rotation grace."""
-
-    hasher: Hasher
-
-    def check_client_secret(
-        self, client: Client, secret: str, now: dt.datetime | None = None
-    ) -> bool:
-        if self.hasher.matches(secret, client.secret_hash):
-            return True
-        expires = client.previous_secret_expires_at
-        return bool(
-            client.previous_secret_hash
-            and expires is not None
-            and (now or utcnow()) < expires
-            and self.hasher.matches(secret, client.previous_secret_hash)
-        )
-
-
-@dataclass
 class Services:
+    """Settings and the long-lived helpers every request uses; one instance per app."""
+
     settings: Settings
     hasher: Hasher
     store: EphemeralStore
     keys: KeyStore
-
-    @property
-    def credentials(self) -> ClientCredentials:
-        return ClientCredentials(self.hasher)
+    clients: ClientCache
 
 
 def services() -> Services:
@@ -53,7 +31,3 @@ def services() -> Services:
 
 def settings() -> Settings:
     return services().settings
-
-
-def credentials() -> ClientCredentials:
-    return services().credentials

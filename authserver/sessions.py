@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.orm import joinedload
 
 from . import events
 from .events import EventType
@@ -19,8 +20,11 @@ def new_refresh_token(session: Session, hasher: Hasher) -> str:
 
 
 def find_refresh_token(token: str, hasher: Hasher) -> RefreshToken | None:
+    """The refresh token's row with its session, in one query."""
     return db.session.execute(
-        select(RefreshToken).where(RefreshToken.token_hash == hasher.hash(token))
+        select(RefreshToken)
+        .options(joinedload(RefreshToken.session))
+        .where(RefreshToken.token_hash == hasher.hash(token))
     ).scalar_one_or_none()
 
 

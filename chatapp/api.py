@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 
 from authserver.extensions import db
 from authserver.models import Bot, utcnow
@@ -63,11 +63,9 @@ def caller() -> ChatCaller:
     return g.caller
 
 
-def _bot(bot_id: str) -> Bot:
-    caller().require_bot(bot_id)
-    bot = db.session.get(Bot, bot_id)
-    assert bot is not None  # require_bot refuses unknown and foreign bots
-    return bot
+def _bot(bot_id: str) -> Row[Any]:
+    """The bot's display fields, once the caller may use it (refused otherwise)."""
+    return caller().require_bot(bot_id)
 
 
 def _conversation(conversation_id: str) -> Conversation:
@@ -75,7 +73,7 @@ def _conversation(conversation_id: str) -> Conversation:
     found = db.session.execute(
         select(Conversation).where(
             Conversation.id == conversation_id,
-            Conversation.partner_user_pk == caller().user.id,
+            Conversation.partner_user_pk == caller().partner_user_pk,
             Conversation.customer_id == caller().customer_id,
         )
     ).scalar_one_or_none()
@@ -107,13 +105,13 @@ def list_conversations(bot_id: str) -> Response:
     _bot(bot_id)
     limit = _limit()
     query = select(Conversation).where(
-        Conversation.bot_id == bot_id, Conversation.partner_user_pk == caller().user.id
+        Conversation.bot_id == bot_id, Conversation.partner_user_pk == caller().partner_user_pk
     )
     before = request.args.get("before")
     if before:
         anchor = db.session.execute(
             select(Conversation).where(
-                Conversation.id == before, Conversation.partner_user_pk == caller().user.id
+                Conversation.id == before, Conversation.partner_user_pk == caller().partner_user_pk
             )
         ).scalar_one_or_none()
         if anchor is None:
@@ -139,7 +137,7 @@ def list_conversations(bot_id: str) -> Response:
 def create_conversation(bot_id: str) -> tuple[Response, int]:
     _bot(bot_id)
     conversation = Conversation(
-        customer_id=caller().customer_id, bot_id=bot_id, partner_user_pk=caller().user.id
+        customer_id=caller().customer_id, bot_id=bot_id, partner_user_pk=caller().partner_user_pk
     )
     db.session.add(conversation)
     db.session.commit()

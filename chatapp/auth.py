@@ -1,7 +1,8 @@
 """The chat API's token check: DPoP-bound access token, live session, current bot access.
 
 Run on every chat request, so a revoked session or a removed member is refused on the very
-next request, whatever the access token still says.
+next request, whatever the access token still says. The token's signature is verified once
+per token (then cached until it expires); the session and bot access are read every time.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Request
+from sqlalchemy import Row, select
 
-from authserver.access import bot_denials
+from authserver.access import usable_bot
 from authserver.extensions import db
-from authserver.models import PartnerUser, Session
+from authserver.models import Session, session_is_live
 from authserver.oauth.dpop import ALGORITHMS, DPoPProofError, DPoPVerifier
 from authserver.oauth.tokens import TokenError, TokenIssuer
 from authserver.services import services
@@ -38,26 +40,27 @@ class ChatAuthError(Exception):
 
 @dataclass
 class ChatCaller:
-    """Who is calling: the verified token's claims, its live session and partner user."""
+    """Who is calling: the verified token's claims and its live session."""
 
     claims: dict[str, Any]
-    session: Session
-    user: PartnerUser
+    session_id: str
+    customer_id: str
+    partner_user_pk: str
+    amr: list[str]
 
-    @property
-    def customer_id(self) -> str:
-        return self.session.customer_id
-
-    def require_bot(self, bot_id: str) -> None:
-        """403 unless the token names the bot and the user may still use it right now."""
+    def require_bot(self, bot_id: str) -> Row[Any]:
+        """The bot (id, name, greeting, appearance, ...), or 403 unless the token names it
+        and the user may still use it right now."""
         if bot_id not in self.claims.get("bots", []):
             raise ChatAuthError(
                 403, "insufficient_scope", "This access token does not grant that bot."
             )
-        if bot_denials(self.customer_id, self.user, [bot_id], self.session.amr or []):
+        bot, denied = usable_bot(self.customer_id, self.partner_user_pk, bot_id, self.amr)
+        if denied or bot is None:
             raise ChatAuthError(
                 403, "insufficient_scope", "You are no longer allowed to use this bot."
             )
+        return bot
 
 
 def authenticate(request: Request) -> ChatCaller:
@@ -88,10 +91,25 @@ def authenticate(request: Request) -> ChatCaller:
             401, "invalid_token", "This token is not DPoP-bound: use Bearer.", "Bearer"
         )
 
-    session = db.session.get(Session, claims.get("sid", ""))
-    if session is None or not session.is_active():
+    sid = str(claims.get("sid", ""))
+    session = db.session.execute(
+        select(
+            Session.customer_id,
+            Session.partner_user_pk,
+            Session.amr,
+            Session.revoked_at,
+            Session.expires_at,
+        ).where(Session.id == sid)
+    ).first()
+    if session is None or not session_is_live(session.revoked_at, session.expires_at):
         raise ChatAuthError(401, "invalid_token", "The session has ended; start a new one.")
-    return ChatCaller(claims=claims, session=session, user=session.partner_user)
+    return ChatCaller(
+        claims=claims,
+        session_id=sid,
+        customer_id=session.customer_id,
+        partner_user_pk=session.partner_user_pk,
+        amr=list(session.amr or []),
+    )
 
 
 def _check_proof(request: Request, token: str, jkt: str) -> None:

@@ -18,8 +18,7 @@ from flask import (
     send_from_directory,
 )
 
-from authserver.extensions import db
-from authserver.models import Client
+from authserver.client_cache import ClientRecord
 from authserver.services import services
 
 bp = Blueprint("embed", __name__, template_folder="templates")
@@ -34,10 +33,8 @@ def static_root() -> Path:
     raise RuntimeError("embed_static/ not found beside chatapp/ or in the working directory")
 
 
-def _client(client_id: str) -> Client | None:
-    if not client_id.startswith("cf_") or len(client_id) > 40:
-        return None
-    client = db.session.get(Client, client_id)
+def _client(client_id: str) -> ClientRecord | None:
+    client = services().clients.get(client_id)
     return client if client is not None and client.enabled else None
 
 

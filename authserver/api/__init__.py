@@ -12,7 +12,6 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
 from ..extensions import db
-from ..models import Client
 from ..oauth.tokens import TokenError, TokenIssuer
 from ..paging import MAX_LIMIT, CursorError, Page
 from ..registry import RegistryError
@@ -65,7 +64,7 @@ def _authenticate() -> None:
         raise _invalid_token(f"The access token is not valid here: {exc}.") from exc
     if claims.get("scope") != "manage":
         raise _invalid_token("The access token is not a scope=manage token.")
-    client = db.session.get(Client, str(claims.get("client_id")))
+    client = services().clients.get(str(claims.get("client_id")))
     if client is None or not client.enabled:
         raise _invalid_token("The client this token was issued to is disabled or gone.")
     if not client.allows_ip(request.remote_addr):

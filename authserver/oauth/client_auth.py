@@ -11,8 +11,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from ..client_cache import ClientRecord
 from ..ephemeral import EphemeralStore
-from ..models import Client
 from .errors import InvalidClientError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -37,7 +37,7 @@ def unverified_claims(token: str) -> dict[str, Any]:
 
 
 def verify_client_jwt(
-    client: Client,
+    client: ClientRecord,
     token: str,
     *,
     audiences: Iterable[str],
@@ -86,7 +86,9 @@ class PrivateKeyJwtAuth:
         self._store = store
         self._audiences = audiences
 
-    def __call__(self, query_client: Callable[[str], Client | None], request: Any) -> Client | None:
+    def __call__(
+        self, query_client: Callable[[str], ClientRecord | None], request: Any
+    ) -> ClientRecord | None:
         assertion = request.param("client_assertion")
         if not assertion:
             return None

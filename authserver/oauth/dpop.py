@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -45,6 +46,17 @@ def normalize_htu(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", "", ""))
 
 
+@functools.lru_cache(maxsize=4096)
+def public_key(canonical_jwk: str) -> tuple[Any, str]:
+    """Import a proof's public JWK once and compute its RFC 7638 thumbprint once.
+
+    An iframe signs every proof with the same key, so each chat request would otherwise
+    re-import it. Keyed by the JWK's canonical JSON; public keys only (checked by the caller).
+    """
+    key = JWKRegistry.import_key(json.loads(canonical_jwk))
+    return key, key.thumbprint()
+
+
 class DPoPVerifier:
     """Verify a proof's header, signature, claims and freshness; remember its ``jti``."""
 
@@ -70,14 +82,13 @@ class DPoPVerifier:
         if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & jwk.keys():
             raise DPoPProofError("The DPoP proof's jwk must be a public key.")
         try:
-            key = JWKRegistry.import_key(jwk)
+            key, jkt = public_key(json.dumps(jwk, sort_keys=True))
             claims = json.loads(jws.deserialize_compact(proof, key, algorithms=[alg]).payload)
         except (JoseError, ValueError, TypeError) as exc:
             raise DPoPProofError("The DPoP proof's signature does not verify.") from exc
         if not isinstance(claims, dict):
             raise DPoPProofError("The DPoP proof's payload must be a JSON object.")
         self._check_claims(claims, method=method, url=url, access_token=access_token)
-        jkt = key.thumbprint()
         jti = claims["jti"]
         replay_key = hashlib.sha256(f"{jkt}:{jti}".encode()).hexdigest()
         if not self.store.remember("dpop_jti", replay_key, ttl=2 * self.leeway + 5):

@@ -10,8 +10,9 @@ from typing import Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
+from ..client_cache import ClientRecord
 from ..extensions import db
-from ..models import Client, Session
+from ..models import Session
 from ..services import services
 from ..sessions import find_refresh_token, revoke_session
 from .tokens import TokenError, TokenIssuer
@@ -67,7 +68,7 @@ def _find_access(token: str) -> TokenRef | None:
         )
     except TokenError:
         return None
-    client = db.session.get(Client, claims.get("client_id", ""))
+    client = services().clients.get(str(claims.get("client_id", "")))
     if client is None:
         return None
     session = db.session.get(Session, claims["sid"]) if "sid" in claims else None
@@ -83,7 +84,7 @@ class ChatframeRevocationEndpoint(RevocationEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
         return find_token(token_string, token_type_hint)
 
-    def authenticate_token(self, request: Any, client: Client) -> TokenRef | None:
+    def authenticate_token(self, request: Any, client: ClientRecord) -> TokenRef | None:
         self.check_params(request, client)
         token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
         if token is None:
@@ -105,7 +106,7 @@ class ChatframeIntrospectionEndpoint(IntrospectionEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
         return find_token(token_string, token_type_hint)
 
-    def check_permission(self, token: TokenRef, client: Client, request: Any) -> bool:
+    def check_permission(self, token: TokenRef, client: ClientRecord, request: Any) -> bool:
         return token.customer_id == client.customer_id
 
     def introspect_token(self, token: TokenRef) -> dict[str, Any]:

@@ -9,8 +9,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, Response
 from flask import request as flask_request
 
-from ..extensions import db
-from ..models import Client
+from ..client_cache import ClientRecord
 from ..services import services
 from .client_auth import PrivateKeyJwtAuth, unverified_claims
 from .dpop import DPoPBinding, DPoPVerifier
@@ -31,10 +30,8 @@ DEFAULT_DESCRIPTIONS = {
 }
 
 
-def query_client(client_id: str) -> Client | None:
-    if not isinstance(client_id, str) or not client_id.startswith("cf_") or len(client_id) > 40:
-        return None
-    return db.session.get(Client, client_id)
+def query_client(client_id: str) -> ClientRecord | None:
+    return services().clients.get(client_id)
 
 
 def claimed_client_id(request: ChatframeRequest) -> str | None:
@@ -109,7 +106,7 @@ class ChatframeAuthorizationServer(AuthorizationServer):
 
     def authenticate_client(
         self, request: ChatframeRequest, methods: list[str], endpoint: str = "token"
-    ) -> Client:
+    ) -> ClientRecord:
         """Authenticate with Authlib's registry, then apply our rules: enabled, IP allowlist.
 
         Every failure is ``invalid_client`` (401): a caller learns nothing about which
@@ -117,7 +114,7 @@ class ChatframeAuthorizationServer(AuthorizationServer):
         """
         request.failed_client = None
         try:
-            client: Client = super().authenticate_client(request, methods, endpoint)
+            client: ClientRecord = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
             raise
         except Exception as exc:

@@ -114,7 +114,24 @@ class TokenIssuer:
     def verify_access_token(
         self, token: str, audience: str | None = None, *, check_exp: bool = True
     ) -> dict[str, Any]:
-        """Verify signature, ``typ``, ``iss``, ``aud`` and ``exp``; return the claims."""
+        """Verify signature, ``typ``, ``iss``, ``aud`` and ``exp``; return the claims.
+
+        A token whose signature verified before is not verified again until it expires
+        (see :class:`~authserver.keys.VerifiedTokens`); the claim checks run every time.
+        """
+        claims = self.keys.verified.get(token) if check_exp else None
+        if claims is None:
+            claims = self._verify_signature(token)
+        if claims.get("iss") != self.settings.issuer:
+            raise TokenError("issued by another issuer")
+        audiences = (self.chat_audience, self.api_audience) if audience is None else (audience,)
+        if claims.get("aud") not in audiences:
+            raise TokenError("issued for another audience")
+        if check_exp and claims["exp"] <= time.time():
+            raise TokenError("expired")
+        return dict(claims)
+
+    def _verify_signature(self, token: str) -> dict[str, Any]:
         try:
             header = jws.extract_compact(token.encode("ascii")).headers()
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -126,14 +143,8 @@ class TokenIssuer:
             claims = dict(jwt.decode(token, keyset, algorithms=["ES256"]).claims)
         except (JoseError, ValueError, TypeError) as exc:
             raise TokenError("signature does not verify") from exc
-        if claims.get("iss") != self.settings.issuer:
-            raise TokenError("issued by another issuer")
-        audiences = (self.chat_audience, self.api_audience) if audience is None else (audience,)
-        if claims.get("aud") not in audiences:
-            raise TokenError("issued for another audience")
         exp = claims.get("exp")
-        if not isinstance(exp, int):
+        if not isinstance(exp, int) or isinstance(exp, bool):
             raise TokenError("no exp")
-        if check_exp and exp <= time.time():
-            raise TokenError("expired")
+        self.keys.verified.put(token, claims)
         return claims

@@ -7,7 +7,7 @@ from typing import Any
 from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
-from ...models import PartnerUser, Session
+from ...models import Session
 from ...services import Services, services
 from ..requests import ChatframeRequest
 from ..tokens import TokenIssuer
@@ -28,13 +28,11 @@ class ChatframeGrant(BaseGrant, TokenEndpointMixin):
     def respond(body: dict[str, Any]) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         return 200, body, list(default_json_headers)
 
-    def tokens(
-        self, session: Session, bots: list[str], user: PartnerUser, refresh_token: str
-    ) -> dict[str, Any]:
+    def tokens(self, session: Session, bots: list[str], refresh_token: str) -> dict[str, Any]:
         """The token response of a new or refreshed session (shared with the refresh grant)."""
         auth_time = int(session.created_at.timestamp())
         access_token, expires_in = self.issuer.access_token(
-            sub=user.id,
+            sub=session.partner_user_pk,
             client_id=session.client_id,
             sid=session.id,
             bots=bots,
@@ -44,7 +42,7 @@ class ChatframeGrant(BaseGrant, TokenEndpointMixin):
             jkt=session.dpop_jkt,
         )
         id_token = self.issuer.id_token(
-            sub=user.id,
+            sub=session.partner_user_pk,
             client_id=session.client_id,
             sid=session.id,
             nonce=session.nonce,

@@ -10,12 +10,14 @@ import datetime as dt
 from typing import Any
 
 from authlib.oauth2.rfc6749.hooks import hooked
+from sqlalchemy import select
 
 from ... import events
 from ...access import bot_denials
+from ...client_cache import ClientRecord
 from ...events import EventType
 from ...extensions import db
-from ...models import Client, PartnerUser, Session, utcnow
+from ...models import PartnerUser, Session, utcnow
 from ...security import new_id
 from ...sessions import new_refresh_token, revoke_session
 from ..errors import InvalidGrantError
@@ -28,7 +30,7 @@ class EmbedCodeGrant(ChatframeGrant):
 
     @hooked
     def validate_token_request(self) -> None:
-        client: Client = self.authenticate_token_endpoint_client()
+        client: ClientRecord = self.authenticate_token_endpoint_client()
         self.request.client = client
         code = self.request.require("code")
         self.request.require("code_verifier")
@@ -59,11 +61,13 @@ class EmbedCodeGrant(ChatframeGrant):
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         data = self.request.authorization_code
-        client: Client = self.request.client
-        user = db.session.get(PartnerUser, data["partner_user"])
-        if user is None:
+        client: ClientRecord = self.request.client
+        user_id = db.session.execute(
+            select(PartnerUser.id).where(PartnerUser.id == data["partner_user"])
+        ).scalar_one_or_none()
+        if user_id is None:
             raise InvalidGrantError("The user this code was issued for no longer exists.")
-        denied = bot_denials(client.customer_id, user, data["bots"], data["amr"])
+        denied = bot_denials(client.customer_id, user_id, data["bots"], data["amr"])
         bots = [b for b in data["bots"] if b not in denied]
         if not bots:
             raise InvalidGrantError("None of this code's bots is available to the user any more.")
@@ -74,7 +78,7 @@ class EmbedCodeGrant(ChatframeGrant):
             id=self.session_id,
             customer_id=client.customer_id,
             client_id=client.id,
-            partner_user_pk=user.id,
+            partner_user_pk=user_id,
             bots=bots,
             scope=data["scope"],
             origin=data["origin"],
@@ -90,7 +94,7 @@ class EmbedCodeGrant(ChatframeGrant):
             EventType.CODE_REDEEMED,
             customer_id=client.customer_id,
             client_id=client.id,
-            partner_user=user.id,
+            partner_user=user_id,
             ip=self.request.client_ip,
             session_id=session.id,
             dpop_bound=bool(jkt),
@@ -99,9 +103,9 @@ class EmbedCodeGrant(ChatframeGrant):
             # A reuse raced this redemption: it could not revoke a session that did not exist
             # yet, so it left a mark for us. Revoke what we just created.
             revoke_session(session.id, "code_reuse", ip=self.request.client_ip)
-        return self.respond(self.tokens(session, bots, user, refresh_token))
+        return self.respond(self.tokens(session, bots, refresh_token))
 
-    def _reuse(self, client: Client, code_hash: str, session_id: str) -> None:
+    def _reuse(self, client: ClientRecord, code_hash: str, session_id: str) -> None:
         self.svc.store.put("code_reuse", session_id, {"at": utcnow().isoformat()}, ttl=300)
         session = db.session.get(Session, session_id)
         events.record(

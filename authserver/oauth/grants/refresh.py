@@ -14,9 +14,10 @@ from authlib.oauth2.rfc6749.hooks import hooked
 
 from ... import events
 from ...access import bot_denials
+from ...client_cache import ClientRecord
 from ...events import EventType
 from ...extensions import db
-from ...models import Client, RefreshToken
+from ...models import RefreshToken
 from ...sessions import claim_refresh_token, find_refresh_token, new_refresh_token, revoke_session
 from ..errors import InvalidGrantError
 from .base import ChatframeGrant
@@ -28,7 +29,7 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
 
     @hooked
     def validate_token_request(self) -> None:
-        client: Client = self.authenticate_token_endpoint_client()
+        client: ClientRecord = self.authenticate_token_endpoint_client()
         self.request.client = client
         row = find_refresh_token(self.request.require("refresh_token"), self.svc.hasher)
         if row is None or row.session.client_id != client.id:
@@ -49,8 +50,9 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
             db.session.rollback()
             self._reuse(row)
         session = row.session
-        user = session.partner_user
-        denied = bot_denials(session.customer_id, user, session.bots, session.amr)
+        denied = bot_denials(
+            session.customer_id, session.partner_user_pk, session.bots, session.amr
+        )
         bots = [b for b in session.bots if b not in denied]
         if not bots:
             db.session.commit()
@@ -66,7 +68,7 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
             ip=self.request.client_ip,
             session_id=session.id,
         )
-        return self.respond(self.tokens(session, bots, user, refresh_token))
+        return self.respond(self.tokens(session, bots, refresh_token))
 
     def _reuse(self, row: RefreshToken) -> None:
         session = row.session

@@ -9,8 +9,10 @@ from typing import Any
 
 from ... import events
 from ...access import bot_denials, find_partner_user, get_or_create_partner_user
+from ...client_cache import ClientRecord
+from ...ephemeral import seconds_until_reset
 from ...events import EventType
-from ...models import Client
+from ...extensions import db
 from ...security import fingerprint
 from ..client_auth import ClientJwtError, verify_client_jwt
 from ..errors import (
@@ -49,7 +51,8 @@ class TokenExchangeGrant(ChatframeGrant):
     def validate_token_request(self) -> None:
         client = self._authenticate()
         self.request.client = client
-        self._limit("client", client.id, self.svc.settings.exchange_limit_per_client)
+        subject = self._subject(client)
+        self._limit(client, subject)
 
         if self.request.param("requested_token_type") not in (None, EMBED_CODE_TYPE):
             raise InvalidRequestError(f"requested_token_type must be {EMBED_CODE_TYPE}.")
@@ -59,16 +62,9 @@ class TokenExchangeGrant(ChatframeGrant):
             raise InvalidRequestError(
                 f"The origin {origin[:300]} is not registered for client {client.id}."
             )
-        subject = self._subject(client)
         user = find_partner_user(client.customer_id, subject.partner_user_id)
-        self._limit(
-            "user",
-            fingerprint(f"{client.customer_id}:{subject.partner_user_id}"),
-            self.svc.settings.exchange_limit_per_user,
-            partner_user=user.id if user else None,
-        )
         bots, scope = self._bots()
-        denied = bot_denials(client.customer_id, user, bots, subject.amr)
+        denied = bot_denials(client.customer_id, user.id if user else None, bots, subject.amr)
         if denied:
             self._deny("bot", partner_user=user.id if user else None, bots=denied)
             raise InvalidTargetError(
@@ -97,7 +93,7 @@ class TokenExchangeGrant(ChatframeGrant):
         }
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        client: Client = self.request.client
+        client: ClientRecord = self.request.client
         subject: Subject = self.exchange["subject"]
         user = self.exchange["user"] or get_or_create_partner_user(
             client.customer_id, subject.partner_user_id
@@ -106,10 +102,19 @@ class TokenExchangeGrant(ChatframeGrant):
             user.name = subject.name[:200]
         if subject.email:
             user.email = subject.email[:320]
-        # the store commits the request's session: the new user is saved with the code
-
         code = secrets.token_urlsafe(32)
         ttl = self.svc.settings.code_ttl
+        events.record(
+            EventType.CODE_ISSUED,
+            customer_id=client.customer_id,
+            client_id=client.id,
+            partner_user=user.id,
+            ip=self.request.client_ip,
+            commit=False,
+            bots=self.exchange["bots"],
+            origin=self.exchange["origin"],
+            dpop_bound=bool(self.exchange["dpop_jkt"]),
+        )
         self.svc.store.put(
             "code",
             self.svc.hasher.hash(code),
@@ -127,16 +132,9 @@ class TokenExchangeGrant(ChatframeGrant):
             },
             ttl=ttl,
         )
-        events.record(
-            EventType.CODE_ISSUED,
-            customer_id=client.customer_id,
-            client_id=client.id,
-            partner_user=user.id,
-            ip=self.request.client_ip,
-            bots=self.exchange["bots"],
-            origin=self.exchange["origin"],
-            dpop_bound=bool(self.exchange["dpop_jkt"]),
-        )
+        # One commit for the event (and a first-seen user): the SQL store has already
+        # committed them with the code; with Redis this is their only commit.
+        db.session.commit()
         return self.respond(
             {
                 "access_token": code,
@@ -148,11 +146,11 @@ class TokenExchangeGrant(ChatframeGrant):
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _authenticate(self) -> Client:
+    def _authenticate(self) -> ClientRecord:
         try:
             return self.authenticate_token_endpoint_client()
         except InvalidClientError:
-            failed: Client | None = getattr(self.request, "failed_client", None)
+            failed: ClientRecord | None = getattr(self.request, "failed_client", None)
             reason = "ip" if getattr(self.request, "ip_refused", False) else "bad_client"
             events.record(
                 EventType.EXCHANGE_DENIED,
@@ -164,7 +162,7 @@ class TokenExchangeGrant(ChatframeGrant):
             raise
 
     def _deny(self, reason: str, partner_user: str | None = None, **detail: Any) -> None:
-        client: Client = self.request.client
+        client: ClientRecord = self.request.client
         events.record(
             EventType.EXCHANGE_DENIED,
             customer_id=client.customer_id,
@@ -175,17 +173,30 @@ class TokenExchangeGrant(ChatframeGrant):
             **detail,
         )
 
-    def _limit(self, scope: str, key: str, limit: int, partner_user: str | None = None) -> None:
-        window = self.svc.settings.rate_limit_window
-        count, retry_after = self.svc.store.hit(f"rate:exchange:{scope}", key, window)
-        if count > limit:
-            self._deny("rate_limit", partner_user=partner_user, limit=scope)
-            raise RateLimitedError(
-                f"Too many embed codes requested for this {scope}; try again in {retry_after} s.",
-                retry_after=retry_after,
-            )
+    def _limit(self, client: ClientRecord, subject: Subject) -> None:
+        """Count this request against the client's and the partner user's limits at once."""
+        settings = self.svc.settings
+        user_key = fingerprint(f"{client.customer_id}:{subject.partner_user_id}")
+        counts = self.svc.store.hit_many(
+            [("rate:exchange:client", client.id), ("rate:exchange:user", user_key)],
+            settings.rate_limit_window,
+        )
+        limits = {
+            "client": settings.exchange_limit_per_client,
+            "user": settings.exchange_limit_per_user,
+        }
+        for scope, count in zip(limits, counts, strict=True):
+            if count > limits[scope]:
+                retry_after = seconds_until_reset(settings.rate_limit_window)
+                user = find_partner_user(client.customer_id, subject.partner_user_id)
+                self._deny("rate_limit", partner_user=user.id if user else None, limit=scope)
+                raise RateLimitedError(
+                    f"Too many embed codes requested for this {scope}; "
+                    f"try again in {retry_after} s.",
+                    retry_after=retry_after,
+                )
 
-    def _subject(self, client: Client) -> Subject:
+    def _subject(self, client: ClientRecord) -> Subject:
         token = self.request.require("subject_token")
         token_type = self.request.require("subject_token_type")
         if token_type == PARTNER_USER_ID_TYPE:

@@ -1,0 +1,249 @@
+"""Profile the hot requests in-process: time, SQL statements and commits per request.
+
+    .venv/bin/python bench/profile_hot_paths.py [--backend sqlite|postgres] [--n 300]
+        [--cprofile WORKLOAD]
+
+Runs each hot workload through the Flask test client (no HTTP server, no network), so the
+figures are Chatframe's own per-request work. Timings are rough on a shared machine; the
+statement and commit counts are exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import time
+from base64 import b64encode
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from authserver import create_app
+from authserver.config import Settings
+from authserver.extensions import db
+from tests.embed import PARTNER_USER_ID, TOKEN_EXCHANGE, Iframe
+
+ISSUER = "http://localhost:8000"
+ORIGIN = "http://localhost:5001"
+PG_ADMIN = os.environ.get(
+    "BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+
+    def attach(self, engine: Any) -> None:
+        @event.listens_for(engine, "before_cursor_execute")
+        def _stmt(*_: Any) -> None:
+            self.statements += 1
+
+        @event.listens_for(engine, "commit")
+        def _commit(*_: Any) -> None:
+            self.commits += 1
+
+
+def build(backend: str, workdir: Path) -> tuple[Any, Callable[[], None]]:
+    from flask_migrate import upgrade
+
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    if backend == "sqlite":
+        settings = Settings(issuer=ISSUER, database_url=f"sqlite:///{workdir}/cf.db")
+    else:
+        name = f"chatframe_profile_{secrets.token_hex(4)}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        prefix = f"chatframe-profile-{secrets.token_hex(4)}"
+        settings = Settings(
+            issuer=ISSUER,
+            database_url=PG_ADMIN.rsplit("/", 1)[0] + f"/{name}",
+            redis_url=REDIS_URL,
+            redis_prefix=prefix,
+        )
+
+        def cleanup() -> None:
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+                client.delete(key)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    settings = settings.replace(
+        keys_dir=workdir / "keys",
+        secret_key=secrets.token_urlsafe(48),
+        exchange_limit_per_client=10**6,
+        exchange_limit_per_user=10**6,
+    )
+    app = create_app(settings, ensure_keys=False)
+    with app.app_context():
+        upgrade()
+        app.extensions["chatframe"].keys.ensure()
+    return app, cleanup
+
+
+def seed(app: Any) -> dict[str, str]:
+    from authserver import registry
+
+    with app.app_context():
+        customer = registry.create_customer("Bench")
+        client, secret = registry.create_client(customer, "web", [ORIGIN])
+        bot = registry.create_bot(customer, "Welcome", access="all_users")
+        return {"client_id": client.id, "secret": secret, "bot_id": bot.id}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--cprofile", help="profile this workload with cProfile")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app, cleanup = build(args.backend, Path(tmp))
+        try:
+            run(app, args)
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+            cleanup()
+
+
+def run(app: Any, args: argparse.Namespace) -> None:
+    ids = seed(app)
+    client = app.test_client()
+    basic = "Basic " + b64encode(f"{ids['client_id']}:{ids['secret']}".encode()).decode()
+    counter = Counter()
+    with app.app_context():
+        counter.attach(db.engine)
+    token_url = f"{ISSUER}/oauth/token"
+
+    def exchange(iframe: Iframe, user: str) -> dict[str, Any]:
+        return {
+            "data": {
+                "grant_type": TOKEN_EXCHANGE,
+                "subject_token": user,
+                "subject_token_type": PARTNER_USER_ID,
+                "scope": f"chat bot:{ids['bot_id']}",
+                "origin": ORIGIN,
+                "code_challenge": iframe.challenge,
+                "code_challenge_method": "S256",
+                "dpop_jkt": iframe.jkt,
+            },
+            "headers": {"Authorization": basic},
+        }
+
+    n = args.n
+    iframes = [Iframe(ISSUER, ids["client_id"], ORIGIN) for _ in range(n)]
+    workloads: dict[str, list[dict[str, Any]]] = {}
+    workloads["client_credentials"] = [
+        {
+            "data": {"grant_type": "client_credentials", "scope": "manage"},
+            "headers": {"Authorization": basic},
+        }
+    ] * n
+    workloads["token_exchange"] = [exchange(f, f"user-{i % 50}") for i, f in enumerate(iframes)]
+
+    def prepare_codes() -> list[dict[str, Any]]:
+        out = []
+        for i, f in enumerate(iframes):
+            r = client.post("/oauth/token", **exchange(f, f"user-{i % 50}"))
+            assert r.status_code == 200, r.get_data(as_text=True)
+            out.append(
+                {
+                    "data": {
+                        "grant_type": "authorization_code",
+                        "code": r.get_json()["access_token"],
+                        "code_verifier": f.verifier,
+                        "client_id": ids["client_id"],
+                        "origin": ORIGIN,
+                    },
+                    "headers": {"DPoP": f.proof("POST", token_url)},
+                }
+            )
+        return out
+
+    def prepare_refresh(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "data": {
+                    "grant_type": "refresh_token",
+                    "refresh_token": t["refresh_token"],
+                    "client_id": ids["client_id"],
+                },
+                "headers": {"DPoP": f.proof("POST", token_url)},
+            }
+            for f, t in zip(iframes, tokens, strict=True)
+        ]
+
+    results: list[tuple[str, float, float, float]] = []
+
+    def measure(name: str, method: str, path: str, requests: list[dict[str, Any]]) -> list[Any]:
+        counter.statements = counter.commits = 0
+        responses = []
+        profiler = cProfile.Profile() if args.cprofile == name else None
+        start = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for req in requests:
+            responses.append(client.open(path, method=method, **req))
+        if profiler:
+            profiler.disable()
+        elapsed = time.perf_counter() - start
+        bad = [r for r in responses if r.status_code >= 300]
+        assert not bad, (name, bad[0].status_code, bad[0].get_data(as_text=True))
+        results.append(
+            (
+                name,
+                elapsed / len(requests) * 1000,
+                counter.statements / len(requests),
+                counter.commits / len(requests),
+            )
+        )
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return [r.get_json() for r in responses]
+
+    measure("client_credentials", "POST", "/oauth/token", workloads["client_credentials"])
+    measure("token_exchange", "POST", "/oauth/token", workloads["token_exchange"])
+    codes = prepare_codes()
+    tokens = measure("code_redemption", "POST", "/oauth/token", codes)
+    refreshes = prepare_refresh(tokens)
+    tokens = measure("refresh", "POST", "/oauth/token", refreshes)
+    bot_path = f"/chat/api/bots/{ids['bot_id']}"
+    chat = []
+    for f, t in zip(iframes, tokens, strict=True):
+        access = t["access_token"]
+        chat.append(
+            {
+                "headers": {
+                    "Authorization": f"DPoP {access}",
+                    "DPoP": f.proof("GET", ISSUER + bot_path, access_token=access),
+                }
+            }
+        )
+    measure("chat_get_bot", "GET", bot_path, chat)
+
+    print(f"{'workload':<20} {'ms/req':>8} {'stmts':>6} {'commits':>8}")
+    for name, ms, stmts, commits in results:
+        print(f"{name:<20} {ms:8.2f} {stmts:6.1f} {commits:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
