@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import redis
 from flask import current_app
 
 from .config import Settings
@@ -40,6 +41,7 @@ class Services:
     hasher: Hasher
     store: EphemeralStore
     keys: KeyStore
+    redis: redis.Redis | None = None  # the ephemeral store's client, for /readyz
 
     @property
     def credentials(self) -> ClientCredentials:
