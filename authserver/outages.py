@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 import time
 from typing import Any
 
@@ -83,28 +82,28 @@ class RedisEpoch:
         self.key = f"{prefix}:epoch"
         self.quarantine = quarantine
         self._seen: str | None = None
-        self._lock = threading.Lock()
 
     def on_connect(self, connection: redis.connection.AbstractConnection) -> None:
         connection.on_connect()
-        with self._lock:
-            epoch = self._read(connection)
-            if epoch is None:
-                lost = self._seen is not None and self.quarantine > 0
-                until = time.time() + self.quarantine if lost else 0.0
-                value = json.dumps({"id": secrets.token_hex(8), "until": until})
-                connection.send_command("SET", self.key, value, "NX")
-                connection.read_response()
-                epoch = self._read(connection) or {}
-                if lost:
-                    log.error(
-                        "Redis came back without Chatframe's data (epoch key missing): "
-                        "refusing requests that need it until the replay window passes "
-                        "(%s s). Run Redis with appendonly yes to avoid this.",
-                        self.quarantine,
-                    )
-            self._seen = str(epoch.get("id"))
-            until = float(epoch.get("until") or 0)
+        # No lock: SET NX settles races between threads and processes alike, and a lock held
+        # across network calls would queue every thread behind a frozen Redis.
+        epoch = self._read(connection)
+        if epoch is None:
+            lost = self._seen is not None and self.quarantine > 0
+            until = time.time() + self.quarantine if lost else 0.0
+            value = json.dumps({"id": secrets.token_hex(8), "until": until})
+            connection.send_command("SET", self.key, value, "NX")
+            connection.read_response()
+            epoch = self._read(connection) or {}
+            if lost:
+                log.error(
+                    "Redis came back without Chatframe's data (epoch key missing): refusing "
+                    "requests that need it until the replay window passes (%s s). Run Redis "
+                    "with appendonly yes to avoid this.",
+                    self.quarantine,
+                )
+        self._seen = str(epoch.get("id"))
+        until = float(epoch.get("until") or 0)
         if until > time.time():
             raise RedisDataLost(until)
 
