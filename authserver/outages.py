@@ -32,7 +32,7 @@ REDIS_RETRIES = 1
 # fails at once. A statement that runs this long is a stuck database, not a slow query.
 PG_CONNECT_TIMEOUT = 2
 PG_STATEMENT_TIMEOUT_MS = 5000
-PG_POOL_TIMEOUT = 2
+PG_POOL_TIMEOUT = 1
 RETRY_AFTER = 2  # seconds a caller should wait before trying again after an outage
 
 
