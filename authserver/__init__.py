@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import redis
 from flask import Flask, Response, jsonify, request
+from redis import Redis
 from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -19,6 +19,7 @@ from .config import Settings, load_settings
 from .ephemeral import EphemeralStore, RedisEphemeralStore, SqlEphemeralStore
 from .extensions import db, migrate
 from .keys import KeyStore
+from .outages import postgres_engine_options, redis_client
 from .security import Hasher
 from .services import Services
 
@@ -55,26 +56,31 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _serialise_sqlite_writes(db.engine)
+    redis = redis_client(settings) if settings.redis_url else None
     app.extensions["chatframe"] = Services(
         settings=settings,
         hasher=Hasher(settings.secret_key),
-        store=_ephemeral_store(settings),
+        store=_ephemeral_store(settings, redis),
         keys=KeyStore(settings.keys_dir, lambda: db.session(), settings.max_signed_token_ttl),
         clients=ClientCache(lambda: db.session(), settings.client_cache_ttl),
+        redis=redis,
     )
 
     import chatapp
 
-    from . import api, console
+    from . import api, console, metrics, outages
     from .oauth.server import authorization_server
-    from .views import oauth
+    from .views import health, oauth
 
+    metrics.init_app(app)
     authorization_server.init_app(app)
     app.register_blueprint(oauth.bp)
+    app.register_blueprint(health.bp)
     api.init_app(app)
     console.init_app(app)
     chatapp.init_app(app)
     _register_error_handlers(app)
+    outages.init_app(app)
     _register_security_headers(app)
 
     if ensure_keys:
@@ -88,8 +94,8 @@ def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
     # No pre-ping: it costs a round trip per request. A connection that died with the
-    # server fails its next statement, which invalidates the pool so the next one is fresh.
-    return {"pool_size": 10, "max_overflow": 20, "pool_recycle": 1800}
+    # server fails its next statement (503), which invalidates the pool's connections.
+    return {"pool_size": 10, "max_overflow": 20, "pool_recycle": 1800, **postgres_engine_options()}
 
 
 def _serialise_sqlite_writes(engine: Any) -> None:
@@ -114,9 +120,8 @@ def _serialise_sqlite_writes(engine: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _ephemeral_store(settings: Settings) -> EphemeralStore:
-    if settings.redis_url:
-        client = redis.Redis.from_url(settings.redis_url)
+def _ephemeral_store(settings: Settings, client: Redis | None) -> EphemeralStore:
+    if client is not None:
         return RedisEphemeralStore(client, prefix=settings.redis_prefix)
     return SqlEphemeralStore(lambda: db.session())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -119,6 +120,7 @@ def upgrade_database() -> None:
 )
 def serve(host: str, port: int, workers: int, server_name: str) -> None:
     """Run the production server (granian by default; gunicorn on request)."""
+    metrics_dir = _prepare_metrics_dir()  # before anything imports prometheus_client
     settings = _load_or_fail()
     if not settings.production:
         upgrade_database()  # development: a fresh checkout just works
@@ -129,10 +131,14 @@ def serve(host: str, port: int, workers: int, server_name: str) -> None:
         f"Chatframe ({settings.env}) on http://{host}:{port} with {server_name}, "
         f"{workers} worker(s) — issuer {settings.issuer}"
     )
-    if server_name == "granian":
-        run_granian(host, port, workers)
-    else:
-        run_gunicorn(f"{host}:{port}", workers)
+    try:
+        if server_name == "granian":
+            run_granian(host, port, workers)
+        else:
+            run_gunicorn(f"{host}:{port}", workers)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def run_granian(host: str, port: int, workers: int) -> None:
@@ -158,6 +164,27 @@ def run_granian(host: str, port: int, workers: int) -> None:
 BLOCKING_THREADS = 4  # per worker: requests that wait on PostgreSQL or Redis overlap
 
 
+def _prepare_metrics_dir() -> Path | None:
+    """Give gunicorn's workers one shared folder for metrics, so /metrics sums them all.
+
+    An operator's PROMETHEUS_MULTIPROC_DIR is used (emptied of a previous run's files);
+    otherwise a private temporary folder is made, and removed again on exit.
+    """
+    import os
+    import tempfile
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="chatframe-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
 def run_gunicorn(bind: str, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -170,11 +197,18 @@ def run_gunicorn(bind: str, workers: int) -> None:
             self.cfg.set("accesslog", "-")
             # Never log query strings: nothing sensitive belongs there, but be safe.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss')
+            self.cfg.set("child_exit", _worker_exited)
 
         def load(self) -> Flask:
             return _app()
 
     _Server().run()
+
+
+def _worker_exited(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def _load_or_fail() -> Any:

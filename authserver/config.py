@@ -26,6 +26,8 @@ class Settings:
     database_url: str = ""  # empty: SQLite at ./instance/chatframe.db
     redis_url: str | None = None
     redis_prefix: str = "chatframe"
+    redis_loss_quarantine: int | None = None  # None: the longest replay window (outages.py)
+    metrics_token: str | None = None  # when set, /metrics wants "Authorization: Bearer <it>"
     secret_key: str = DEV_SECRET_KEY
     keys_dir: Path = Path("keys")
     trusted_proxies: int = 0
@@ -80,6 +82,7 @@ _INT_SETTINGS = {
     "CHATFRAME_CLIENT_CACHE_TTL": ("client_cache_ttl", 0, 60),
     "CHATFRAME_CONSOLE_LOCKOUT_AFTER": ("console_lockout_after", 1, 100),
     "CHATFRAME_CONSOLE_LOCKOUT_SECONDS": ("console_lockout_seconds", 1, 86400),
+    "CHATFRAME_REDIS_LOSS_QUARANTINE": ("redis_loss_quarantine", 0, 86400),
 }
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
 _BOOLEANS.update({"0": False, "false": False, "no": False, "off": False})
@@ -115,6 +118,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values["redis_prefix"] = (
         env_vars.get("CHATFRAME_REDIS_PREFIX", "chatframe").strip() or "chatframe"
     )
+
+    metrics_token = env_vars.get("CHATFRAME_METRICS_TOKEN", "").strip() or None
+    if metrics_token and len(metrics_token) < 16:
+        problems.append("CHATFRAME_METRICS_TOKEN must be at least 16 characters long.")
+    values["metrics_token"] = metrics_token
 
     secret_key = env_vars.get("CHATFRAME_SECRET_KEY", DEV_SECRET_KEY)
     if env == "production" and secret_key == DEV_SECRET_KEY:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
 from flask import current_app
 
 from .client_cache import ClientCache
@@ -22,6 +23,7 @@ class Services:
     store: EphemeralStore
     keys: KeyStore
     clients: ClientCache
+    redis: redis.Redis | None = None  # the ephemeral store's client, for /readyz
 
 
 def services() -> Services:

@@ -75,6 +75,12 @@ OWNED = {
     "404": _error("Not found, or it belongs to another customer (the two read the same)."),
 }
 BAD_REQUEST = {"400": _error("`invalid_request`: a field is missing or has a bad value.")}
+UNAVAILABLE = {
+    "503": _error(
+        "`temporarily_unavailable`: the database or Redis cannot be reached, so nothing was "
+        "issued. Retry after the `Retry-After` seconds."
+    )
+}
 
 
 def _operation(
@@ -91,7 +97,7 @@ def _operation(
         "operationId": operation_id,
         "summary": summary,
         "tags": [tag],
-        "responses": responses,
+        "responses": {**responses, **UNAVAILABLE},
     }
     if parameters:
         operation["parameters"] = parameters

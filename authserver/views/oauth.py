@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
+from .. import metrics
 from ..oauth.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from ..oauth.server import authorization_server
 from ..services import services
@@ -77,7 +78,9 @@ def jwks() -> Response:
 
 @bp.post("/oauth/token")
 def token() -> Response:
-    return authorization_server.create_token_response()
+    response = authorization_server.create_token_response()
+    metrics.count_grant(request.form.get("grant_type"), response)
+    return response
 
 
 @bp.post("/oauth/revoke")

@@ -78,9 +78,11 @@ export class TokenSession {
     try {
       this.accept(await this.tokenRequest(body));
     } catch (error) {
-      if (!(error instanceof OAuthError) && attempt < 4 && this.expiresAt - this.now() > 2) {
+      // Network trouble or a Chatframe outage (503: nothing was rotated): retry while the token lives.
+      const transient = !(error instanceof OAuthError) || error.status === 503;
+      if (transient && attempt < 4 && this.expiresAt - this.now() > 2) {
         await new Promise((resolve) => setTimeout(resolve, 1500 * (attempt + 1)));
-        return this.doRefresh(attempt + 1); // network trouble: retry while the token lives
+        return this.doRefresh(attempt + 1);
       }
       this.expire();
       throw error;
