@@ -25,6 +25,7 @@ class EventType(StrEnum):
     REFRESH_REUSE = "refresh_reuse"
     SESSION_REVOKED = "session_revoked"
     SECRET_ROTATED = "secret_rotated"  # noqa: S105 - an event name
+    SECRET_EXPOSED = "secret_exposed"  # noqa: S105 - client credentials sent from a browser
     KEY_ROTATED = "key_rotated"
     CONSOLE_SIGN_IN_OK = "console_sign_in_ok"
     CONSOLE_SIGN_IN_FAILED = "console_sign_in_failed"
