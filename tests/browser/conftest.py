@@ -68,6 +68,7 @@ class PageServer:
 
     def __init__(self) -> None:
         self.pages: dict[str, str] = {}
+        self.headers: dict[str, dict[str, str]] = {}
         self.code_backend: Any = None
         self._server = ThreadServer(self._app)
         self.origin = f"http://localhost:{self._server.port}"
@@ -80,10 +81,12 @@ class PageServer:
         html = self.pages.get(request.path)
         if html is None:
             return Response("not found", status=404)
-        return Response(html, mimetype="text/html")
+        return Response(html, mimetype="text/html", headers=self.headers.get(request.path, {}))
 
-    def page(self, path: str, html: str) -> str:
+    def page(self, path: str, html: str, headers: dict[str, str] | None = None) -> str:
+        """Serve ``html`` at ``path`` (with extra response headers, e.g. a CSP)."""
         self.pages[path] = html
+        self.headers[path] = dict(headers or {})
         return f"{self.origin}{path}"
 
     def stop(self) -> None:
