@@ -126,3 +126,23 @@ def test_the_iframe_redeems_with_its_origin_header(tenant: Tenant) -> None:
     code = tenant.backend.code(iframe, "alice", [tenant.bots["welcome"]])
     response = iframe.redeem(code, headers={"DPoP": iframe.proof(), "Origin": tenant.server.url})
     assert response.status_code == 200, response.text
+
+
+def test_the_console_shows_an_exposed_secret_as_needing_rotation(tenant: Tenant) -> None:
+    from authserver import registry
+    from tests.functional.conftest import signed_in
+
+    owner = signed_in(tenant)
+    client_page = f"/console/clients/{tenant.client_id}"
+    assert 'id="secret-exposed"' not in owner.get(client_page).text
+    tenant.backend.exchange(tenant.iframe(), "alice", [tenant.bots["welcome"]], browser_origin=PAGE)
+    events_page = owner.get("/console/events", type="secret_exposed").text
+    assert "Needs rotation" in events_page and PAGE in events_page
+    page = owner.get(client_page).text
+    assert 'id="secret-exposed"' in page and PAGE in page
+    assert tenant.client_secret not in page
+
+    with tenant.server.app.app_context():
+        registry.rotate_client_secret(registry.get_client(tenant.client_id), 0)
+    assert 'id="secret-exposed"' not in owner.get(client_page).text
+    assert "Needs rotation" not in owner.get("/console/events", type="secret_exposed").text
