@@ -13,11 +13,14 @@ GET_CODE = """async (request) => {
   window.codeCalls = (window.codeCalls || 0) + 1;
   if (window.backendDown) throw new Error("our backend is down");
   const response = await fetch("/code", {
-    method: "POST", body: JSON.stringify(request),
+    method: "POST", body: JSON.stringify({...request, user: window.user}),
     headers: {"Content-Type": "application/json"},
   });
-  if (!response.ok) throw new Error(`backend answered ${response.status}`);
-  return window.codeOverride || (await response.json()).code;
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new Error(body.error_description || `backend answered ${response.status}`);
+  }
+  return window.codeOverride || body.code;
 }"""
 
 MOUNT = """
@@ -129,6 +132,23 @@ def test_a_failing_get_code_shows_unavailable_and_retry_works_once_fixed(
     frame.locator("#message:not([disabled])").wait_for(timeout=20000)
     assert unavailable.count() == 0
     assert "Update card" in send(frame, "update my card")
+
+
+def test_a_non_member_reaches_the_console_with_the_fix(chat_stack: Stack, context: Any) -> None:
+    """The backend passes Chatframe's invalid_target on; getCode throws it; the SDK shows it."""
+    url = chat_stack.trusted_pages.page(
+        "/not-a-member",
+        f"""{HEAD}<div id="chat"></div>
+        <script src="{chat_stack.chatframe.url}/sdk/v1/chatframe.js"></script>
+        <script>{mount_script(chat_stack, "window.user = 'bob';")}</script></body></html>""",
+    )
+    page, console = open_page(context, url)
+    page.wait_for_function("() => window.events.some((e) => e.type === 'ERROR')", timeout=15000)
+    billing = chat_stack.bot("Billing helper")
+    fix = f"partner user bob is not a member of {billing}; add them"
+    assert fix in events_of(page, "ERROR")[0]["error_description"]
+    assert any(fix in line for line in console), console
+    page.evaluate("() => window.chat.destroy()")
 
 
 def test_auth_error_shows_unavailable_and_reaches_on_event_and_the_console(
