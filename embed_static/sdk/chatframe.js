@@ -105,7 +105,7 @@ function mount(target, options) {
   iframe.style.cssText = "width:100%;border:0;display:block;color-scheme:normal";
   iframe.style.height = `${clampHeight(480)}px`;
 
-  let state = "idle"; // idle → hello → code → auth → ready ; blocked ; destroyed
+  let state = "idle"; // idle → hello → code → auth → ready ; stopped ; destroyed
   let helloTimer = null;
   let helloDeadline = 0;
   let attempt = 0;
@@ -126,7 +126,7 @@ function mount(target, options) {
   };
 
   function hello() {
-    if (state === "destroyed") return;
+    if (state === "destroyed" || state === "stopped") return;
     state = "hello";
     clearInterval(helloTimer);
     helloDeadline = Date.now() + READY_TIMEOUT_MS;
@@ -153,6 +153,7 @@ function mount(target, options) {
       const response = await fetch(`${chatframeOrigin}/embed/${encodeURIComponent(clientId)}/status`, {
         credentials: "omit",
       });
+      if (!response.ok) return undefined;
       status = await response.json();
     } catch {
       return undefined;
@@ -184,9 +185,10 @@ function mount(target, options) {
     }
   }
 
+  /** A problem no retry can fix: report it once and stop the handshake for good. */
   function stop(problem) {
-    if (state === "destroyed" || state === "ready") return;
-    state = "idle";
+    if (["stopped", "ready", "destroyed"].includes(state)) return;
+    state = "stopped";
     clearInterval(helloTimer);
     fail(...problem);
   }
@@ -255,9 +257,7 @@ function mount(target, options) {
 
   function onPolicyViolation(event) {
     const description = frameBlockedMessage(event, chatframeOrigin);
-    if (!description || ["blocked", "ready", "destroyed"].includes(state)) return;
-    stop(["frame_blocked_by_csp", description]);
-    state = "blocked";
+    if (description) stop(["frame_blocked_by_csp", description]);
   }
 
   globalThis.addEventListener("message", onMessage);
