@@ -76,7 +76,8 @@ class PageServer:
 
     @Request.application  # type: ignore[arg-type]
     def _app(self, request: Request) -> Response:
-        if request.path == "/code" and request.method == "POST" and self.code_backend:
+        code_paths = ("/code", "/chatframe/code")  # ours, and the Install page snippets'
+        if request.path in code_paths and request.method == "POST" and self.code_backend:
             answer = self.code_backend(request.get_json())
             if isinstance(answer, dict):
                 return Response(json.dumps(answer), status=502, mimetype="application/json")

@@ -68,6 +68,28 @@ def test_a_classic_script_tag_and_an_inline_mount_chat(chat_stack: Stack, contex
     assert not console, console
 
 
+def test_the_install_pages_snippets_pasted_into_a_page_chat(
+    chat_stack: Stack, context: Any
+) -> None:
+    from authserver.console.snippets import snippets
+    from chatapp.embed import sdk_build
+
+    with chat_stack.chatframe.app.app_context():
+        filled = snippets(
+            chat_stack.chatframe.url,
+            chat_stack.client_id,
+            chat_stack.trusted_pages.origin,
+            None,
+            sdk_build(),
+        )
+    for name, snippet in (("script-tag", filled.page_script), ("module", filled.page_module)):
+        url = chat_stack.trusted_pages.page(f"/pasted-{name}", f"{HEAD}{snippet}</body></html>")
+        page, console = open_page(context, url)
+        chat_works(page)
+        assert not console, (name, console)
+        page.close()
+
+
 def test_an_es_module_import_chats(chat_stack: Stack, context: Any) -> None:
     url = chat_stack.trusted_pages.page(
         "/module",
