@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import OTHER_ORIGIN, Tenant
+from tests.conftest import OTHER_ORIGIN, Tenant, service_unavailable
 from tests.functional.conftest import ConsoleBrowser
 
 MOUNT_OPTIONS = """\
@@ -142,7 +142,7 @@ def test_the_curl_snippet_gets_a_code(
     owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str]
 ) -> None:
     if not shutil.which("curl"):
-        pytest.skip("curl is not installed")
+        service_unavailable("curl", FileNotFoundError("curl"))
     command = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "curl")
     result = subprocess.run(
         ["bash", "-c", command], env=secret_env, capture_output=True, text=True, timeout=60
@@ -183,7 +183,7 @@ def test_the_curl_snippet_prints_the_reason_and_fails(
     owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str]
 ) -> None:
     if not shutil.which("curl"):
-        pytest.skip("curl is not installed")
+        service_unavailable("curl", FileNotFoundError("curl"))
     command = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "curl")
     env = {**secret_env, "CHATFRAME_CLIENT_SECRET": "cfs_rotated_long_ago"}
     result = subprocess.run(
@@ -197,7 +197,7 @@ def test_the_node_snippet_passes_chatframes_reason_on(
     owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str], tmp_path: Path
 ) -> None:
     if not shutil.which("node"):
-        pytest.skip("node is not installed")
+        service_unavailable("Node.js", FileNotFoundError("node"))
     source = snippet(install_page(owner, tenant, bot=tenant.bots["support"]), "node")
     iframe = tenant.iframe()
     script = tmp_path / "backend.mjs"
@@ -220,7 +220,7 @@ def test_the_node_snippet_gets_a_redeemable_code(
     owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str], tmp_path: Path
 ) -> None:
     if not shutil.which("node"):
-        pytest.skip("node is not installed")
+        service_unavailable("Node.js", FileNotFoundError("node"))
     source = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "node")
     iframe = tenant.iframe()
     script = tmp_path / "backend.mjs"
