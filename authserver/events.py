@@ -25,6 +25,7 @@ class EventType(StrEnum):
     REFRESH_REUSE = "refresh_reuse"
     SESSION_REVOKED = "session_revoked"
     SECRET_ROTATED = "secret_rotated"  # noqa: S105 - an event name
+    SECRET_EXPOSED = "secret_exposed"  # noqa: S105 - client credentials sent from a browser
     KEY_ROTATED = "key_rotated"
     CONSOLE_SIGN_IN_OK = "console_sign_in_ok"
     CONSOLE_SIGN_IN_FAILED = "console_sign_in_failed"
@@ -88,3 +89,19 @@ def search(
     if until:
         query = query.where(SecurityEvent.created_at < until)
     return query
+
+
+def unrotated_exposure(customer_id: str, client_id: str) -> SecurityEvent | None:
+    """The latest ``secret_exposed`` event of a client whose secret was not rotated since."""
+    latest = {
+        kind: db.session.execute(
+            search(customer_id, types=[kind], client_id=client_id)
+            .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        for kind in (EventType.SECRET_EXPOSED, EventType.SECRET_ROTATED)
+    }
+    exposed, rotated = latest[EventType.SECRET_EXPOSED], latest[EventType.SECRET_ROTATED]
+    if exposed is None or (rotated is not None and rotated.created_at >= exposed.created_at):
+        return None
+    return exposed

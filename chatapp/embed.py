@@ -7,6 +7,7 @@ and runs only our own scripts. Nothing is read from its URL but the public clien
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -20,6 +21,9 @@ from flask import (
 
 from authserver.client_cache import ClientRecord
 from authserver.services import services
+
+from .sdk_bundle import SdkBuild
+from .sdk_bundle import sdk_build as build_sdk
 
 bp = Blueprint("embed", __name__, template_folder="templates")
 
@@ -92,14 +96,57 @@ def iframe_static(filename: str) -> Response:
     return response
 
 
-@bp.get("/sdk/v1/<path:filename>")
-def sdk(filename: str) -> Response:
-    if filename not in ("chatframe.js", "protocol.js", "chatframe.d.ts"):
+def sdk_build() -> SdkBuild:
+    """The SDK as served (both forms, version, integrity), built from ``embed_static/sdk/``."""
+    return build_sdk(static_root() / "sdk")
+
+
+def wants_module(headers: Any) -> bool:
+    """Whether the page is loading the SDK as an ES module rather than a classic script.
+
+    A browser fetches module scripts (and ``import()``) in CORS mode and classic
+    ``<script src>`` in no-cors mode; browsers without Fetch Metadata still send ``Origin``
+    on a cross-origin CORS request only.
+    """
+    mode = headers.get("Sec-Fetch-Mode")
+    if mode:
+        return bool(mode == "cors")
+    return "Origin" in headers
+
+
+def _javascript(body: str, cache_control: str) -> Response:
+    response = Response(body, mimetype="text/javascript")
+    # Customers' pages load the SDK cross-origin (modules and SRI need CORS).
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = cache_control
+    return response
+
+
+@bp.get("/sdk/v1/chatframe.js")
+def sdk_current() -> Response:
+    """The current SDK: the ES module or the classic script, whichever the page asked for."""
+    built = sdk_build()
+    module = wants_module(request.headers)
+    response = _javascript(built.module if module else built.classic, "public, max-age=300")
+    response.headers["Vary"] = "Sec-Fetch-Mode, Origin"
+    return response
+
+
+@bp.get("/sdk/<version>/<filename>")
+def sdk_file(version: str, filename: str) -> Response:
+    """``/sdk/v1/{protocol.js,chatframe.d.ts}``, and the immutable versioned builds:
+    ``/sdk/v1.<hash>/chatframe.js`` (classic) and ``/sdk/v1.<hash>/chatframe.mjs`` (module)."""
+    built = sdk_build()
+    if version == built.version and filename in ("chatframe.js", "chatframe.mjs"):
+        body = built.classic if filename == "chatframe.js" else built.module
+        return _javascript(body, "public, max-age=31536000, immutable")
+    if version != "v1" or filename not in ("protocol.js", "chatframe.d.ts"):
         abort(404)
     response = send_from_directory(static_root() / "sdk", filename, max_age=300)
     if filename.endswith(".d.ts"):
         response.mimetype = "text/plain"
-    # Customers' pages load the SDK cross-origin as an ES module: it needs CORS.
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     response.headers["Cache-Control"] = "public, max-age=300"

@@ -237,7 +237,9 @@ def _oauth_paths() -> dict[str, Any]:
     oauth_errors = {
         "400": _error(
             "`invalid_request`, `invalid_grant`, `invalid_target`, `invalid_scope`, "
-            "`invalid_dpop_proof` or `unsupported_grant_type`."
+            "`invalid_dpop_proof` or `unsupported_grant_type`. Also `invalid_request` for "
+            "client credentials sent from a browser (an `Origin` header): the secret is "
+            "flagged with a `secret_exposed` event."
         ),
         "401": _error("`invalid_client`: unknown client, bad credentials or IP not allowed."),
     }

@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from .. import registry
+from .. import events, registry
 from ..extensions import db
 from ..models import Client
 from ..services import services
@@ -70,6 +70,7 @@ def _detail(
         rotate_form=rotate_form,
         jwks_form=jwks_form,
         error=error,
+        exposure=events.unrotated_exposure(client.customer_id, client.id),
     )
     return page, status
 

@@ -6,6 +6,8 @@ from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from chatapp.embed import sdk_build
+
 from ..extensions import db
 from ..models import Bot, Client
 from ..services import services
@@ -44,5 +46,8 @@ def install() -> ResponseReturnValue:
         client=client,
         bot=bot,
         origin=origin,
-        snippets=snippets(services().settings.issuer, client.id, origin, bot.id if bot else None),
+        issuer=services().settings.issuer,
+        snippets=snippets(
+            services().settings.issuer, client.id, origin, bot.id if bot else None, sdk_build()
+        ),
     )

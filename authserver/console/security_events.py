@@ -91,15 +91,20 @@ def events_page() -> ResponseReturnValue:
             limit=PAGE_SIZE,
             newest_first=True,
         )
-    clients = db.session.execute(
-        select(Client).where(Client.customer_id == customer_id()).order_by(Client.name)
-    ).scalars()
+    clients = list(
+        db.session.execute(
+            select(Client).where(Client.customer_id == customer_id()).order_by(Client.name)
+        ).scalars()
+    )
     html = render_template(
         "console/events.html",
         filters=filters,
         page=page,
         types=[str(t) for t in EventType],
-        clients=list(clients),
+        clients=clients,
+        needs_rotation={
+            c.id for c in clients if events.unrotated_exposure(customer_id(), c.id) is not None
+        },
     )
     return html, 400 if filters.error else 200
 

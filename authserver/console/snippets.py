@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PAGE_SCRIPT = """\
-<div id="chat"></div>
-<script type="module">
-  import { Chatframe } from "%%ISSUER%%/sdk/v1/chatframe.js";
-  Chatframe.mount("#chat", {
+from chatapp.sdk_bundle import SdkBuild
+
+GET_CODE_AND_EVENTS = """\
     clientId: "%%CLIENT_ID%%",
     async getCode({ codeChallenge, codeChallengeMethod, dpopJkt, origin }) {
       const response = await fetch("/chatframe/code", {   // your backend endpoint
@@ -16,10 +14,52 @@ PAGE_SCRIPT = """\
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ codeChallenge, codeChallengeMethod, dpopJkt, origin }),
       });
-      return (await response.json()).code;
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        // your backend passes Chatframe's error_description on: it names the fix
+        throw new Error(body.error_description || `/chatframe/code answered ${response.status}`);
+      }
+      return body.code;
     },
+    onEvent(event) {
+      // every message from the chat; ERROR and AUTH_ERROR say what went wrong and how to fix it
+      if (event.type === "ERROR" || event.type === "AUTH_ERROR") {
+        console.warn("Chatframe:", event.error, event.error_description);
+      }
+    },
+"""
+
+PAGE_SCRIPT = (
+    """\
+<div id="chat"></div>
+<script src="%%SDK_URL%%"></script>
+<script>
+  Chatframe.mount("#chat", {
+"""
+    + GET_CODE_AND_EVENTS
+    + """\
   });
 </script>
+"""
+)
+
+PAGE_MODULE = (
+    """\
+<div id="chat"></div>
+<script type="module">
+  import { Chatframe } from "%%ISSUER%%/sdk/v1/chatframe.js";
+  Chatframe.mount("#chat", {
+"""
+    + GET_CODE_AND_EVENTS
+    + """\
+  });
+</script>
+"""
+)
+
+PINNED_SCRIPT = """\
+<script src="%%PINNED_URL%%"
+        integrity="%%INTEGRITY%%" crossorigin="anonymous"></script>
 """
 
 CURL = """\
@@ -28,7 +68,8 @@ USER_ID=alice   # your signed-in user's id
 CODE_CHALLENGE=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
 DPOP_JKT=NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs
 
-curl -s %%ISSUER%%/oauth/token \\
+# --fail-with-body: exit non-zero on a refusal, still printing Chatframe's error_description
+curl -s --fail-with-body %%ISSUER%%/oauth/token \\
   -u "%%CLIENT_ID%%:$CHATFRAME_CLIENT_SECRET" \\
   -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\
   --data-urlencode "subject_token=$USER_ID" \\
@@ -47,6 +88,15 @@ import requests
 CHATFRAME = "%%ISSUER%%"
 CLIENT_ID = "%%CLIENT_ID%%"
 ORIGIN = "%%ORIGIN%%"  # the page that embeds the chat
+
+
+class ChatframeError(Exception):
+    \"\"\"Chatframe refused the embed code; ``description`` says what to fix.\"\"\"
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"Chatframe: {error}: {description}")
+        self.error = error
+        self.description = description
 
 
 def embed_code(
@@ -68,15 +118,26 @@ def embed_code(
         },
         timeout=10,
     )
-    response.raise_for_status()
-    return response.json()["access_token"]
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not response.ok:
+        raise ChatframeError(
+            body.get("error", f"http_{response.status_code}"),
+            body.get("error_description", "Chatframe gave no reason."),
+        )
+    return body["access_token"]
 
 
 # In your POST /chatframe/code handler, after your own sign-in check:
 #   body = request.get_json()
-#   code = embed_code(
-#       user.id, ["%%BOT_ID%%"], body["codeChallenge"], body["dpopJkt"], body["origin"]
-#   )
+#   try:
+#       code = embed_code(
+#           user.id, ["%%BOT_ID%%"], body["codeChallenge"], body["dpopJkt"], body["origin"]
+#       )
+#   except ChatframeError as exc:  # pass the reason on: the page's getCode shows it
+#       return {"error": exc.error, "error_description": exc.description}, 502
 #   return {"code": code}
 """
 
@@ -84,6 +145,15 @@ NODE = """\
 const CHATFRAME = "%%ISSUER%%";
 const CLIENT_ID = "%%CLIENT_ID%%";
 const ORIGIN = "%%ORIGIN%%"; // the page that embeds the chat
+
+// Chatframe refused the embed code; `description` says what to fix.
+export class ChatframeError extends Error {
+  constructor(error, description) {
+    super(`Chatframe: ${error}: ${description}`);
+    this.error = error;
+    this.description = description;
+  }
+}
 
 // Ask Chatframe for a one-time embed code for our signed-in user (Node 18+).
 export async function embedCode(userId, botIds, { codeChallenge, dpopJkt, origin = ORIGIN }) {
@@ -104,28 +174,46 @@ export async function embedCode(userId, botIds, { codeChallenge, dpopJkt, origin
       dpop_jkt: dpopJkt,
     }),
   });
-  const body = await response.json();
-  if (!response.ok) throw new Error(`Chatframe: ${body.error}: ${body.error_description}`);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new ChatframeError(
+      body.error ?? `http_${response.status}`,
+      body.error_description ?? "Chatframe gave no reason.",
+    );
+  }
   return body.access_token;
 }
 
 // In your POST /chatframe/code handler, after your own sign-in check:
-//   res.json({ code: await embedCode(req.user.id, ["%%BOT_ID%%"], req.body) });
+//   try {
+//     res.json({ code: await embedCode(req.user.id, ["%%BOT_ID%%"], req.body) });
+//   } catch (error) {
+//     if (!(error instanceof ChatframeError)) throw error;
+//     // pass the reason on: the page's getCode shows it
+//     res.status(502).json({ error: error.error, error_description: error.description });
+//   }
 """
 
 
 @dataclass(frozen=True)
 class Snippets:
     page_script: str
+    page_module: str
+    pinned_script: str
     curl: str
     python: str
     node: str
 
 
-def snippets(issuer: str, client_id: str, origin: str, bot_id: str | None) -> Snippets:
+def snippets(
+    issuer: str, client_id: str, origin: str, bot_id: str | None, sdk: SdkBuild
+) -> Snippets:
     """Every snippet, filled in (``$BOT_ID`` stands in until the customer has a bot)."""
     # %%NAME%% placeholders: JavaScript's ${NAME} and Python's {name} stay untouched.
     values = {
+        "%%SDK_URL%%": f"{issuer}/sdk/v1/chatframe.js",
+        "%%PINNED_URL%%": f"{issuer}/sdk/{sdk.version}/chatframe.js",
+        "%%INTEGRITY%%": sdk.classic_integrity,
         "%%ISSUER%%": issuer,
         "%%CLIENT_ID%%": client_id,
         "%%ORIGIN%%": origin,
@@ -137,4 +225,11 @@ def snippets(issuer: str, client_id: str, origin: str, bot_id: str | None) -> Sn
             template = template.replace(placeholder, value)
         return template
 
-    return Snippets(fill(PAGE_SCRIPT), fill(CURL), fill(PYTHON), fill(NODE))
+    return Snippets(
+        fill(PAGE_SCRIPT),
+        fill(PAGE_MODULE),
+        fill(PINNED_SCRIPT),
+        fill(CURL),
+        fill(PYTHON),
+        fill(NODE),
+    )

@@ -43,6 +43,26 @@ class RateLimitedError(OAuth2Error):
         return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
 
 
+class CredentialsFromBrowserError(OAuth2Error):
+    """``invalid_request`` (400): client credentials arrived from a web page (``Origin`` set).
+
+    Readable by that page (CORS), so the developer sees why in the browser console.
+    """
+
+    error = "invalid_request"
+    status_code = 400
+
+    def __init__(self, description: str, origin: str | None) -> None:
+        super().__init__(description=description)
+        self.origin = origin
+
+    def get_headers(self) -> list[tuple[str, Any]]:
+        headers = [*super().get_headers(), ("Vary", "Origin")]
+        if self.origin:
+            headers.append(("Access-Control-Allow-Origin", self.origin))
+        return headers
+
+
 InvalidRequestError = rfc6749.InvalidRequestError
 InvalidGrantError = rfc6749.InvalidGrantError
 InvalidScopeError = rfc6749.InvalidScopeError

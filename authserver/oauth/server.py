@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -9,11 +10,13 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, Response
 from flask import request as flask_request
 
+from .. import events
 from ..client_cache import ClientRecord
+from ..events import EventType
 from ..services import services
 from .client_auth import PrivateKeyJwtAuth, unverified_claims
 from .dpop import DPoPBinding, DPoPVerifier
-from .errors import InvalidClientError, InvalidRequestError
+from .errors import CredentialsFromBrowserError, InvalidClientError, InvalidRequestError
 from .pkce import S256CodeChallenge
 from .requests import ChatframeRequest
 
@@ -28,6 +31,14 @@ DEFAULT_DESCRIPTIONS = {
     "invalid_grant": "The grant is invalid.",
     "invalid_client": "Client authentication failed.",
 }
+
+
+CREDENTIALS_FROM_BROWSER = (
+    "Client credentials were sent from a web browser (this request has an Origin header): "
+    "a client secret or private key must stay on your backend. Call Chatframe's /oauth/token "
+    "from your server and give the page only the one-time embed code."
+)
+WEB_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]{1,253}$")
 
 
 def query_client(client_id: str) -> ClientRecord | None:
@@ -48,6 +59,35 @@ def claimed_client_id(request: ChatframeRequest) -> str | None:
         return iss if isinstance(iss, str) else None
     client_id = request.form.get("client_id")
     return client_id if isinstance(client_id, str) else None
+
+
+def sent_credentials(request: ChatframeRequest) -> bool:
+    """Whether the request carries a client secret or a client assertion."""
+    basic_id, _ = extract_basic_authorization(request.headers)
+    return bool(
+        basic_id or request.form.get("client_secret") or request.form.get("client_assertion")
+    )
+
+
+def browser_origin(request: ChatframeRequest) -> str | None:
+    """The Origin header a browser stamped on this request, if any."""
+    origin = request.headers.get("Origin")
+    return origin[:300] if origin else None
+
+
+def authentication_failure(request: ChatframeRequest, methods: list[str]) -> str:
+    """Why client authentication failed, in words that name the fix."""
+    if not sent_credentials(request):
+        wanted = [m for m in methods if m != "none"] or methods
+        return (
+            "No client credentials were sent: authenticate with your client_id and client "
+            "secret (" + " or ".join(wanted) + ")."
+        )
+    return (
+        "Client authentication failed: the client secret is wrong or was rotated (or the "
+        "client_id is unknown). Use the client's current secret; after a rotation the old "
+        "one works only for its grace period, and a lost one can be rotated in the console."
+    )
 
 
 class ChatframeAuthorizationServer(AuthorizationServer):
@@ -113,19 +153,31 @@ class ChatframeAuthorizationServer(AuthorizationServer):
         client ids exist.
         """
         request.failed_client = None
+        # A browser stamps Origin on cross-origin requests; servers send none.
+        origin = browser_origin(request) if sent_credentials(request) else None
         try:
             client: ClientRecord = super().authenticate_client(request, methods, endpoint)
-        except InvalidClientError:
-            raise
         except Exception as exc:
             if getattr(exc, "error", None) != "invalid_client":
                 raise
-            failed = query_client(claimed_client_id(request) or "")
-            request.failed_client = failed
-            wanted = [m for m in methods if m != "none"] or methods
-            raise InvalidClientError(
-                "Client authentication failed. Authenticate with " + " or ".join(wanted) + "."
-            ) from exc
+            if origin is not None:
+                raise self._from_browser(origin) from exc
+            if isinstance(exc, InvalidClientError):
+                raise
+            request.failed_client = query_client(claimed_client_id(request) or "")
+            raise InvalidClientError(authentication_failure(request, methods)) from exc
+        if origin is not None and request.auth_method in CONFIDENTIAL_METHODS:
+            # The credentials are right, so they now sit in a web page: flag them for rotation.
+            events.record(
+                EventType.SECRET_EXPOSED,
+                customer_id=client.customer_id,
+                client_id=client.id,
+                ip=request.client_ip,
+                origin=origin,
+                auth_method=request.auth_method,
+                endpoint=endpoint,
+            )
+            raise self._from_browser(origin, exposed=True)
         if not client.enabled:
             request.failed_client = client
             raise InvalidClientError("This client is disabled.")
@@ -136,6 +188,19 @@ class ChatframeAuthorizationServer(AuthorizationServer):
                 f"The caller's IP address {request.client_ip} is not in this client's allowlist."
             )
         return client
+
+    @staticmethod
+    def _from_browser(origin: str, exposed: bool = False) -> CredentialsFromBrowserError:
+        description = CREDENTIALS_FROM_BROWSER
+        if exposed:
+            description += (
+                " This client's credentials are now exposed: rotate its secret (console:"
+                " Clients, or chatframe clients rotate-secret) or its private key."
+            )
+        # Readable by the page only when it is a plain web origin (never echo anything else).
+        return CredentialsFromBrowserError(
+            description, origin if WEB_ORIGIN.match(origin) else None
+        )
 
 
 authorization_server = ChatframeAuthorizationServer()

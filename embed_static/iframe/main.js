@@ -31,6 +31,7 @@ async function handle(message, origin) {
   if (message.type === "HELLO") {
     parentOrigin = origin;
     if (session && !session.ended) return; // already chatting; a late HELLO changes nothing
+    view.hideUnavailable();
     pending ??= { pkce: await createPkce(), key: await createDpopKey() };
     post("READY", {
       code_challenge: pending.pkce.challenge,
@@ -50,7 +51,16 @@ async function handle(message, origin) {
     chat?.stop();
     view.setComposerEnabled(false);
     view.setStatus("You are signed out of the chat.", "info");
+  } else if (message.type === "UNAVAILABLE") {
+    // the host page gave up getting a code; a late one for a live session changes nothing
+    if (!session || session.ended) unavailable();
   }
+}
+
+/** Show the end user the chat cannot start; "Try again" asks the host page for a new handshake. */
+function unavailable() {
+  view.showUnavailable(() => post("RETRY"));
+  resized();
 }
 
 async function authenticate(code, pkce, key) {
@@ -76,7 +86,7 @@ async function authenticate(code, pkce, key) {
   } catch (error) {
     next.end();
     const oauth = error instanceof OAuthError ? error : new OAuthError(0, "network_error", "");
-    view.setStatus("We couldn't start the chat. Please try again in a moment.", "error");
+    unavailable();
     post("AUTH_ERROR", {
       error: /^[a-z_]{1,64}$/.test(oauth.error) ? oauth.error : "server_error",
       error_description: String(oauth.description || "Could not connect to Chatframe.").slice(0, 500),

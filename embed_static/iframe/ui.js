@@ -36,6 +36,42 @@ export class ChatView {
     this.status.dataset.kind = kind;
   }
 
+  /**
+   * The end user's "unavailable" state: the chat could not start (the host page's getCode kept
+   * failing, or Chatframe refused the code). Whatever transport runs the handshake (postMessage
+   * with a host page, a native bridge) passes `onRetry`; the developer's details go elsewhere.
+   */
+  showUnavailable(onRetry) {
+    this.hideUnavailable();
+    const panel = this.doc.createElement("div");
+    panel.id = "unavailable";
+    panel.className = "unavailable";
+    panel.setAttribute("role", "alert");
+    const text = this.doc.createElement("p");
+    text.textContent = "Chat is unavailable right now.";
+    const retry = this.doc.createElement("button");
+    retry.type = "button";
+    retry.id = "retry";
+    retry.textContent = "Try again";
+    retry.addEventListener("click", () => {
+      retry.disabled = true;
+      retry.textContent = "Connecting…";
+      onRetry();
+    });
+    panel.append(text, retry);
+    this.setStatus("");
+    this.setComposerEnabled(false);
+    this.subtitle.textContent = "Unavailable";
+    this.root.insertBefore(panel, this.log);
+  }
+
+  hideUnavailable() {
+    const panel = this.doc.getElementById("unavailable");
+    if (!panel) return;
+    panel.remove();
+    this.subtitle.textContent = "Connecting…";
+  }
+
   setBusy(busy) {
     this.root.setAttribute("aria-busy", busy ? "true" : "false");
   }

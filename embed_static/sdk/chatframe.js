@@ -1,7 +1,11 @@
 // Chatframe host-page SDK: mounts the chat iframe and runs the handshake with it.
 //
+//   <script src="https://chat.example.com/sdk/v1/chatframe.js"></script>   (window.Chatframe)
 //   import { Chatframe } from "https://chat.example.com/sdk/v1/chatframe.js";
 //   const chat = Chatframe.mount("#chat", { clientId: "cf_…", getCode: async (request) => … });
+//
+// This file is the ES-module source; chatapp/sdk_bundle.py serves it with protocol.js inlined,
+// as a module or as a classic script (which finds its own URL in document.currentScript).
 //
 // Your getCode asks YOUR backend for a one-time embed code (token exchange with your client
 // secret, which never reaches the browser). The code is useless outside the iframe that made
@@ -12,7 +16,7 @@ import { makeMessage, originOf, parseMessage } from "./protocol.js";
 const CLIENT_ID = /^cf_[A-Za-z0-9]{1,37}$/;
 const HELLO_INTERVAL_MS = 250;
 const READY_TIMEOUT_MS = 10000;
-const GET_CODE_RETRIES = [2000, 4000, 8000];
+const GET_CODE_RETRIES = [1000, 2000, 4000];
 const MIN_HEIGHT = 320;
 const MAX_HEIGHT = 900;
 
@@ -36,6 +40,28 @@ export function embedUrl(chatframeOrigin, clientId) {
 /** Clamp a RESIZE height to what a page can sensibly show. */
 export function clampHeight(height) {
   return Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, Math.round(height)));
+}
+
+/**
+ * What to tell the developer when the page's own Content-Security-Policy blocked the chat
+ * iframe (a `securitypolicyviolation` event), or null when the violation is not about it.
+ */
+export function frameBlockedMessage(violation, chatframeOrigin) {
+  const directive = String(violation?.effectiveDirective || violation?.violatedDirective || "").split(" ")[0];
+  if (!["frame-src", "child-src", "default-src"].includes(directive)) return null;
+  if (originOf(String(violation?.blockedURI ?? "")) !== chatframeOrigin) return null;
+  return (
+    `this page's Content-Security-Policy (${directive}) blocked the chat iframe: ` +
+    `add ${chatframeOrigin} to the frame-src directive of your page's Content-Security-Policy.`
+  );
+}
+
+/** What to tell the developer when the iframe never answered HELLO (and Chatframe sees no reason). */
+export function silenceMessage(chatframeOrigin) {
+  return (
+    `the chat iframe did not answer. If this page has a Content-Security-Policy, add ` +
+    `${chatframeOrigin} to its frame-src; check the browser console for a refused frame.`
+  );
 }
 
 /** Check mount() options; throws a TypeError that says what to fix. */
@@ -79,7 +105,7 @@ function mount(target, options) {
   iframe.style.cssText = "width:100%;border:0;display:block;color-scheme:normal";
   iframe.style.height = `${clampHeight(480)}px`;
 
-  let state = "idle"; // idle → hello → code → auth → ready ; destroyed
+  let state = "idle"; // idle → hello → code → auth → ready ; stopped ; destroyed
   let helloTimer = null;
   let helloDeadline = 0;
   let attempt = 0;
@@ -100,7 +126,7 @@ function mount(target, options) {
   };
 
   function hello() {
-    if (state === "destroyed") return;
+    if (state === "destroyed" || state === "stopped") return;
     state = "hello";
     clearInterval(helloTimer);
     helloDeadline = Date.now() + READY_TIMEOUT_MS;
@@ -117,29 +143,54 @@ function mount(target, options) {
     }, HELLO_INTERVAL_MS);
   }
 
-  /** Why this page cannot embed the chat, or null when it can (asked of Chatframe). */
+  /**
+   * Why this page cannot embed the chat, asked of Chatframe: [error, description], or null
+   * when Chatframe sees no problem, or undefined when Chatframe could not be asked.
+   */
   async function embedProblem() {
+    let status;
     try {
       const response = await fetch(`${chatframeOrigin}/embed/${encodeURIComponent(clientId)}/status`, {
         credentials: "omit",
       });
-      const status = await response.json();
-      if (!status.client) return ["iframe_unavailable", `client ${clientId} does not exist or is disabled.`];
-      if (!status.origin_allowed) {
-        return [
-          "origin_not_allowed",
-          `origin ${pageOrigin} is not registered for client ${clientId}; add it to the client's allowed origins.`,
-        ];
-      }
-      return null;
+      if (!response.ok) return undefined;
+      status = await response.json();
     } catch {
-      return ["iframe_unavailable", `could not reach Chatframe at ${chatframeOrigin}.`];
+      return undefined;
     }
+    if (!status.client) {
+      return [
+        "iframe_unavailable",
+        `client ${clientId} does not exist or is disabled; check the clientId in your page and the client in the Chatframe console.`,
+      ];
+    }
+    if (!status.origin_allowed) {
+      return [
+        "origin_not_allowed",
+        `origin ${pageOrigin} is not registered for client ${clientId}; add it to the client's allowed origins in the Chatframe console.`,
+      ];
+    }
+    return null;
   }
 
   async function explainSilence() {
     const problem = await embedProblem();
-    fail(...(problem ?? ["iframe_unavailable", "the chat iframe did not answer."]));
+    if (problem === undefined) {
+      fail(
+        "iframe_unavailable",
+        `could not reach Chatframe at ${chatframeOrigin}: check your network, and that this page's Content-Security-Policy allows ${chatframeOrigin} in connect-src and frame-src.`,
+      );
+    } else {
+      fail(...(problem ?? ["iframe_unavailable", silenceMessage(chatframeOrigin)]));
+    }
+  }
+
+  /** A problem no retry can fix: report it once and stop the handshake for good. */
+  function stop(problem) {
+    if (["stopped", "ready", "destroyed"].includes(state)) return;
+    state = "stopped";
+    clearInterval(helloTimer);
+    fail(...problem);
   }
 
   async function requestCode(ready) {
@@ -170,10 +221,12 @@ function mount(target, options) {
 
   function retryCode(description) {
     fail("get_code_failed", description);
-    if (attempt < GET_CODE_RETRIES.length && state !== "destroyed") {
+    if (state === "destroyed") return;
+    if (attempt < GET_CODE_RETRIES.length) {
       setTimeout(hello, GET_CODE_RETRIES[attempt++]);
     } else {
-      state = "idle";
+      state = "idle"; // out of retries: the user sees it, and may try again from the iframe
+      send("UNAVAILABLE");
     }
   }
 
@@ -189,19 +242,30 @@ function mount(target, options) {
       state = "ready";
     } else if (message.type === "AUTH_ERROR") {
       state = "idle";
+      console.error(`Chatframe: the chat could not start: ${message.error}: ${message.error_description}`);
     } else if (message.type === "SESSION_EXPIRED") {
       hello(); // a new handshake, by itself: getCode is called again
+    } else if (message.type === "RETRY") {
+      // the user pressed "Try again" in the iframe: a fresh handshake with fresh retries
+      if (state === "idle") {
+        attempt = 0;
+        hello();
+      }
     }
     emit(message);
   }
 
+  function onPolicyViolation(event) {
+    const description = frameBlockedMessage(event, chatframeOrigin);
+    if (description) stop(["frame_blocked_by_csp", description]);
+  }
+
   globalThis.addEventListener("message", onMessage);
+  doc.addEventListener("securitypolicyviolation", onPolicyViolation);
+  // Only a definite answer stops the handshake; an unreachable status check (say, a
+  // connect-src policy) is reported only if the iframe stays silent too.
   embedProblem().then((problem) => {
-    if (problem && state !== "destroyed" && state !== "ready") {
-      state = "idle";
-      clearInterval(helloTimer);
-      fail(...problem);
-    }
+    if (problem) stop(problem);
   });
   iframe.addEventListener("load", () => {
     if (state === "idle") hello();
@@ -219,6 +283,7 @@ function mount(target, options) {
       state = "destroyed";
       clearInterval(helloTimer);
       globalThis.removeEventListener("message", onMessage);
+      doc.removeEventListener("securitypolicyviolation", onPolicyViolation);
       iframe.remove();
     },
   };

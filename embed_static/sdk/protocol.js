@@ -36,6 +36,7 @@ export const MESSAGES = {
     HELLO: {},
     AUTH: { code: matches(CODE) },
     LOGOUT: {},
+    UNAVAILABLE: {},
   },
   toParent: {
     READY: {
@@ -47,6 +48,7 @@ export const MESSAGES = {
     AUTH_ERROR: { error: matches(ERROR_CODE), error_description: isString(500) },
     SESSION_EXPIRED: {},
     RESIZE: { height: isHeight },
+    RETRY: {},
   },
 };
 

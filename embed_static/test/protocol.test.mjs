@@ -23,6 +23,14 @@ test("valid messages parse to {type, ...fields} without the version key", () => 
   assert.deepEqual(parseMessage(success, "toParent").bots, [{ id: "bot_abc", name: "Billing" }]);
 });
 
+test("the unavailable state's messages: UNAVAILABLE to the iframe, RETRY to the page", () => {
+  assert.deepEqual(parseMessage({ chatframe: 1, type: "UNAVAILABLE" }, "toIframe"), { type: "UNAVAILABLE" });
+  assert.deepEqual(parseMessage({ chatframe: 1, type: "RETRY" }, "toParent"), { type: "RETRY" });
+  assert.equal(parseMessage({ chatframe: 1, type: "UNAVAILABLE" }, "toParent"), null);
+  assert.equal(parseMessage({ chatframe: 1, type: "RETRY" }, "toIframe"), null);
+  assert.equal(parseMessage({ chatframe: 1, type: "RETRY", reason: "x" }, "toParent"), null);
+});
+
 test("messages for the other direction are ignored", () => {
   assert.equal(parseMessage({ chatframe: 1, type: "READY" }, "toIframe"), null);
   assert.equal(parseMessage({ chatframe: 1, type: "AUTH", code: "a".repeat(43) }, "toParent"), null);

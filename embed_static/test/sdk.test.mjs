@@ -2,7 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { acceptMessage, checkOptions, clampHeight, embedUrl } from "../sdk/chatframe.js";
+import {
+  acceptMessage,
+  checkOptions,
+  clampHeight,
+  embedUrl,
+  frameBlockedMessage,
+  silenceMessage,
+} from "../sdk/chatframe.js";
 
 const iframeWindow = {};
 const chatframeOrigin = "https://chat.example.com";
@@ -42,4 +49,34 @@ test("mount options are checked with actionable messages", () => {
   assert.throws(() => checkOptions({ clientId: "abc", getCode }), /clientId must be your client id/);
   assert.throws(() => checkOptions({ clientId: "cf_abc" }), /getCode must be a function/);
   assert.throws(() => checkOptions({ clientId: "cf_abc", getCode, onEvent: "x" }), /onEvent/);
+});
+
+test("a host-page CSP that blocks the chat iframe is explained with the fix", () => {
+  const blocked = { effectiveDirective: "frame-src", blockedURI: `${chatframeOrigin}/embed/cf_abc` };
+  const message = frameBlockedMessage(blocked, chatframeOrigin);
+  assert.match(message, /Content-Security-Policy \(frame-src\) blocked the chat iframe/);
+  assert.match(message, /add https:\/\/chat\.example\.com to the frame-src directive/);
+  assert.match(
+    frameBlockedMessage({ violatedDirective: "child-src", blockedURI: chatframeOrigin }, chatframeOrigin),
+    /\(child-src\)/,
+  );
+});
+
+test("other policy violations are not blamed on the chat frame", () => {
+  const cases = [
+    { effectiveDirective: "frame-src", blockedURI: "https://ads.example/frame" },
+    { effectiveDirective: "frame-src", blockedURI: "https://chat.example.com.evil.example/embed" },
+    { effectiveDirective: "img-src", blockedURI: `${chatframeOrigin}/logo.png` },
+    { effectiveDirective: "script-src", blockedURI: "inline" },
+    { effectiveDirective: "frame-src-elem", blockedURI: chatframeOrigin },
+    {},
+    null,
+  ];
+  for (const violation of cases) {
+    assert.equal(frameBlockedMessage(violation, chatframeOrigin), null, JSON.stringify(violation));
+  }
+});
+
+test("a silent iframe names the frame-src fix", () => {
+  assert.match(silenceMessage(chatframeOrigin), /did not answer.*add https:\/\/chat\.example\.com to its frame-src/);
 });

@@ -63,27 +63,34 @@ class PageServer:
     """Serves HTML pages a test writes, on an origin of its own (http://localhost:PORT).
 
     ``POST /code`` acts as a minimal customer backend when ``code_backend`` is set: it turns the
-    JSON body the SDK's getCode sends into an embed code.
+    JSON body the SDK's getCode sends into an embed code, or passes Chatframe's refusal on
+    (502 with its ``error`` and ``error_description``), as the Install page's snippets do.
     """
 
     def __init__(self) -> None:
         self.pages: dict[str, str] = {}
+        self.headers: dict[str, dict[str, str]] = {}
         self.code_backend: Any = None
         self._server = ThreadServer(self._app)
         self.origin = f"http://localhost:{self._server.port}"
 
     @Request.application  # type: ignore[arg-type]
     def _app(self, request: Request) -> Response:
-        if request.path == "/code" and request.method == "POST" and self.code_backend:
-            code = self.code_backend(request.get_json())
-            return Response(json.dumps({"code": code}), mimetype="application/json")
+        code_paths = ("/code", "/chatframe/code")  # ours, and the Install page snippets'
+        if request.path in code_paths and request.method == "POST" and self.code_backend:
+            answer = self.code_backend(request.get_json())
+            if isinstance(answer, dict):
+                return Response(json.dumps(answer), status=502, mimetype="application/json")
+            return Response(json.dumps({"code": answer}), mimetype="application/json")
         html = self.pages.get(request.path)
         if html is None:
             return Response("not found", status=404)
-        return Response(html, mimetype="text/html")
+        return Response(html, mimetype="text/html", headers=self.headers.get(request.path, {}))
 
-    def page(self, path: str, html: str) -> str:
+    def page(self, path: str, html: str, headers: dict[str, str] | None = None) -> str:
+        """Serve ``html`` at ``path`` (with extra response headers, e.g. a CSP)."""
         self.pages[path] = html
+        self.headers[path] = dict(headers or {})
         return f"{self.origin}{path}"
 
     def stop(self) -> None:
@@ -139,17 +146,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     site_server = ThreadServer(site, site_port)
 
-    def alice_code(body: dict[str, str]) -> str:
+    def alice_code(body: dict[str, str]) -> str | dict[str, str]:
+        """A code for alice's bots; for ``body["user"]`` instead when the page names one."""
         backend = Backend(chatframe.url, state["client_id"], state["client_secret"])
         iframe = Iframe(chatframe.url, state["client_id"], body["origin"])
         response = backend.exchange(
             iframe,
-            "alice",
+            body.get("user", "alice"),
             state["user_bots"]["alice"],
             code_challenge=body["codeChallenge"],
             dpop_jkt=body["dpopJkt"],
         )
-        return str(response.json()["access_token"])
+        answer = response.json()
+        if not response.ok:
+            return {"error": answer["error"], "error_description": answer["error_description"]}
+        return str(answer["access_token"])
 
     trusted.code_backend = alice_code
     yield Stack(chatframe, site_origin, state, trusted, hostile, names)

@@ -12,14 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import OTHER_ORIGIN, Tenant
+from tests.conftest import OTHER_ORIGIN, Tenant, service_unavailable
 from tests.functional.conftest import ConsoleBrowser
 
-PAGE_SCRIPT = """\
-<div id="chat"></div>
-<script type="module">
-  import { Chatframe } from "{ISSUER}/sdk/v1/chatframe.js";
-  Chatframe.mount("#chat", {
+MOUNT_OPTIONS = """\
     clientId: "{CLIENT_ID}",
     async getCode({ codeChallenge, codeChallengeMethod, dpopJkt, origin }) {
       const response = await fetch("/chatframe/code", {   // your backend endpoint
@@ -27,11 +23,42 @@ PAGE_SCRIPT = """\
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ codeChallenge, codeChallengeMethod, dpopJkt, origin }),
       });
-      return (await response.json()).code;
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        // your backend passes Chatframe's error_description on: it names the fix
+        throw new Error(body.error_description || `/chatframe/code answered ${response.status}`);
+      }
+      return body.code;
+    },
+    onEvent(event) {
+      // every message from the chat; ERROR and AUTH_ERROR say what went wrong and how to fix it
+      if (event.type === "ERROR" || event.type === "AUTH_ERROR") {
+        console.warn("Chatframe:", event.error, event.error_description);
+      }
     },
   });
 </script>
 """
+
+PAGE_SCRIPT = (
+    """\
+<div id="chat"></div>
+<script src="{ISSUER}/sdk/v1/chatframe.js"></script>
+<script>
+  Chatframe.mount("#chat", {
+"""
+    + MOUNT_OPTIONS
+)
+
+PAGE_MODULE = (
+    """\
+<div id="chat"></div>
+<script type="module">
+  import { Chatframe } from "{ISSUER}/sdk/v1/chatframe.js";
+  Chatframe.mount("#chat", {
+"""
+    + MOUNT_OPTIONS
+)
 
 
 def snippet(page: str, name: str) -> str:
@@ -48,10 +75,31 @@ def install_page(owner: ConsoleBrowser, tenant: Tenant, **params: str) -> str:
 
 def test_the_page_script_is_the_sdk_contract(owner: ConsoleBrowser, tenant: Tenant) -> None:
     page = install_page(owner, tenant)
-    expected = PAGE_SCRIPT.replace("{ISSUER}", tenant.server.settings.issuer).replace(
-        "{CLIENT_ID}", tenant.client_id
+    for name, template in (("page", PAGE_SCRIPT), ("module", PAGE_MODULE)):
+        expected = template.replace("{ISSUER}", tenant.server.settings.issuer).replace(
+            "{CLIENT_ID}", tenant.client_id
+        )
+        assert snippet(page, name) == expected, name
+    # the script-tag form comes first: it is what tag managers and most pages use
+    assert page.index('id="snippet-page"') < page.index('id="snippet-module"')
+
+
+def test_the_pinned_script_tag_matches_what_is_served(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    import requests
+
+    from chatapp.sdk_bundle import integrity
+
+    tag = snippet(install_page(owner, tenant), "pinned")
+    match = re.search(r'src="([^"]+)"\s+integrity="([^"]+)" crossorigin="anonymous"', tag)
+    assert match, tag
+    src, expected = match.groups()
+    assert re.fullmatch(
+        re.escape(tenant.server.settings.issuer) + r"/sdk/v1\.[0-9a-f]{12}/chatframe\.js", src
     )
-    assert snippet(page, "page") == expected
+    served = requests.get(src, timeout=10)
+    assert served.status_code == 200 and integrity(served.text) == expected
 
 
 def test_snippets_follow_the_chosen_origin_and_bot(owner: ConsoleBrowser, tenant: Tenant) -> None:
@@ -94,7 +142,7 @@ def test_the_curl_snippet_gets_a_code(
     owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str]
 ) -> None:
     if not shutil.which("curl"):
-        pytest.skip("curl is not installed")
+        service_unavailable("curl", FileNotFoundError("curl"))
     command = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "curl")
     result = subprocess.run(
         ["bash", "-c", command], env=secret_env, capture_output=True, text=True, timeout=60
@@ -117,11 +165,62 @@ def test_the_python_snippet_gets_a_redeemable_code(
     redeemable(tenant, code, iframe)
 
 
+def test_the_python_snippet_passes_chatframes_reason_on(
+    owner: ConsoleBrowser, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "python")
+    monkeypatch.setenv("CHATFRAME_CLIENT_SECRET", "cfs_rotated_long_ago")
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "install-snippet.py", "exec"), namespace)  # noqa: S102 - our own page
+    iframe = tenant.iframe()
+    with pytest.raises(namespace["ChatframeError"]) as refused:
+        namespace["embed_code"]("alice", [tenant.bots["billing"]], iframe.challenge, iframe.jkt)
+    assert refused.value.error == "invalid_client"
+    assert "the client secret is wrong or was rotated" in refused.value.description
+
+
+def test_the_curl_snippet_prints_the_reason_and_fails(
+    owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str]
+) -> None:
+    if not shutil.which("curl"):
+        service_unavailable("curl", FileNotFoundError("curl"))
+    command = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "curl")
+    env = {**secret_env, "CHATFRAME_CLIENT_SECRET": "cfs_rotated_long_ago"}
+    result = subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "the client secret is wrong or was rotated" in result.stdout
+
+
+def test_the_node_snippet_passes_chatframes_reason_on(
+    owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str], tmp_path: Path
+) -> None:
+    if not shutil.which("node"):
+        service_unavailable("Node.js", FileNotFoundError("node"))
+    source = snippet(install_page(owner, tenant, bot=tenant.bots["support"]), "node")
+    iframe = tenant.iframe()
+    script = tmp_path / "backend.mjs"
+    script.write_text(
+        source
+        + f"\ntry {{ await embedCode('alice', ['{tenant.bots['support']}'], "
+        + f"{{ codeChallenge: '{iframe.challenge}', dpopJkt: '{iframe.jkt}' }}); }}"
+        + " catch (error) { console.log(error instanceof ChatframeError, error.error,"
+        + " error.description); }\n"
+    )
+    result = subprocess.run(
+        ["node", str(script)], env=secret_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("true invalid_target ")
+    assert "partner user alice is not a member of" in result.stdout
+
+
 def test_the_node_snippet_gets_a_redeemable_code(
     owner: ConsoleBrowser, tenant: Tenant, secret_env: dict[str, str], tmp_path: Path
 ) -> None:
     if not shutil.which("node"):
-        pytest.skip("node is not installed")
+        service_unavailable("Node.js", FileNotFoundError("node"))
     source = snippet(install_page(owner, tenant, bot=tenant.bots["billing"]), "node")
     iframe = tenant.iframe()
     script = tmp_path / "backend.mjs"

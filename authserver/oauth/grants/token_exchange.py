@@ -36,6 +36,25 @@ JKT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_BOTS = 20
 
 
+def explain_denials(partner_user_id: str, denied: dict[str, str]) -> str:
+    """Why each bot was refused to this partner user, and what the customer can do about it."""
+    user = partner_user_id[:100]
+    reasons = {
+        "unknown_bot": "{bot} is an unknown bot for this client's customer; check the bot id",
+        "bot_disabled": "{bot} is disabled; enable it in the console or with chatframe bots "
+        "update {bot} --enable",
+        "not_a_member": "partner user {user} is not a member of {bot}; add them "
+        "(PUT /api/v1/bots/{bot}/members/{user}, the console's Members page, or chatframe "
+        "bots add-member {bot} {user}) or set the bot's access to all_users",
+        "mfa_required": "{bot} requires MFA; send a JWT subject_token whose amr includes mfa",
+    }
+    parts = [
+        reasons.get(why, "{bot} is not available ({why})").format(bot=bot, user=user, why=why)
+        for bot, why in denied.items()
+    ]
+    return "These bots are not available to this user: " + "; ".join(parts) + "."
+
+
 @dataclass
 class Subject:
     partner_user_id: str
@@ -60,18 +79,16 @@ class TokenExchangeGrant(ChatframeGrant):
         if not client.allows_origin(origin):
             self._deny("origin", origin=origin[:300])
             raise InvalidRequestError(
-                f"The origin {origin[:300]} is not registered for client {client.id}."
+                f"The origin {origin[:300]} is not registered for client {client.id}. Add it to "
+                f"the client's allowed origins (console: Clients, {client.id}; or chatframe "
+                f"clients update {client.id} --origin ... with every origin)."
             )
         user = find_partner_user(client.customer_id, subject.partner_user_id)
         bots, scope = self._bots()
         denied = bot_denials(client.customer_id, user.id if user else None, bots, subject.amr)
         if denied:
             self._deny("bot", partner_user=user.id if user else None, bots=denied)
-            raise InvalidTargetError(
-                "These bots are not available to this user: "
-                + ", ".join(f"{bot} ({why.replace('_', ' ')})" for bot, why in denied.items())
-                + "."
-            )
+            raise InvalidTargetError(explain_denials(subject.partner_user_id, denied))
         challenge = validate_code_challenge(
             self.request.param("code_challenge"), self.request.param("code_challenge_method")
         )
