@@ -65,13 +65,14 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
 
     from . import api, console
     from .oauth.server import authorization_server
-    from .views import oauth
+    from .views import docs, oauth
 
     authorization_server.init_app(app)
     app.register_blueprint(oauth.bp)
     api.init_app(app)
     console.init_app(app)
     chatapp.init_app(app)
+    docs.init_app(app)
     _register_error_handlers(app)
     _register_security_headers(app)
 
