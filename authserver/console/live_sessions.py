@@ -10,7 +10,7 @@ from .. import sessions
 from ..access import find_partner_user
 from ..models import Session
 from ..paging import paginate
-from . import bp
+from . import bp, confirm
 from .scope import customer_id, owned_session
 
 PAGE_SIZE = 50
@@ -40,11 +40,20 @@ def sessions_page() -> ResponseReturnValue:
 @bp.post("/sessions/<session_id>/revoke")
 def revoke_session(session_id: str) -> ResponseReturnValue:
     session = owned_session(session_id)
+    back = url_for("console.sessions_page", user=request.form.get("user") or None)
+    if not confirm.confirmed():
+        return confirm.ask(
+            title=f"Revoke session {session.id}?",
+            message=f"The chat of {session.partner_user.partner_user_id} in that iframe stops on "
+            "its next request; they need a new handshake to chat again.",
+            button="Revoke session",
+            cancel_url=back,
+        )
     if sessions.revoke_session(session.id, "revoked_in_console", ip=request.remote_addr):
         flash(f"Session {session.id} is revoked: its next request is refused.", "success")
     else:
         flash(f"Session {session.id} had already ended.", "info")
-    return redirect(url_for("console.sessions_page", user=request.form.get("user") or None))
+    return redirect(back)
 
 
 @bp.post("/sessions/revoke-all")
@@ -53,6 +62,14 @@ def revoke_user_sessions() -> ResponseReturnValue:
     user = find_partner_user(customer_id(), partner_user_id)
     if user is None:
         abort(404)
+    if not confirm.confirmed():
+        return confirm.ask(
+            title=f"Revoke every session of {partner_user_id}?",
+            message="Every chat they have open stops on its next request; your site gets them a "
+            "new session at their next handshake, if they may still chat.",
+            button="Revoke all sessions",
+            cancel_url=url_for("console.sessions_page", user=partner_user_id),
+        )
     count = sessions.revoke_user_sessions(user, "revoked_in_console", ip=request.remote_addr)
     flash(f"Revoked {count} session{'s' if count != 1 else ''} of {partner_user_id}.", "success")
     return redirect(url_for("console.sessions_page", user=partner_user_id))

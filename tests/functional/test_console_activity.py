@@ -8,7 +8,7 @@ import json
 import re
 
 from tests.conftest import Tenant, assert_refused
-from tests.functional.conftest import ConsoleBrowser
+from tests.functional.conftest import YES, ConsoleBrowser
 
 
 def session_id(tenant: Tenant, iframe_tokens: dict[str, str]) -> str:
@@ -30,7 +30,7 @@ def test_sessions_are_listed_per_user_and_revoked_one_at_a_time(
     alices = owner.get("/console/sessions", user="alice").text
     assert first_id in alices and second_id in alices and bobs_id not in alices
 
-    revoked = owner.post(f"/console/sessions/{first_id}/revoke", {"user": "alice"})
+    revoked = owner.post(f"/console/sessions/{first_id}/revoke", {"user": "alice", **YES})
     assert revoked.status_code == 302
     assert revoked.headers["Location"] == "/console/sessions?user=alice"
     assert_refused(first.refresh(), 400, "invalid_grant")
@@ -40,7 +40,7 @@ def test_sessions_are_listed_per_user_and_revoked_one_at_a_time(
     assert f"<code>{first_id}</code>" not in after and f"<code>{second_id}</code>" in after
     event = tenant.events("session_revoked")[-1]
     assert event["detail"] == {"session_id": first_id, "reason": "revoked_in_console"}
-    again = owner.post(f"/console/sessions/{first_id}/revoke")
+    again = owner.post(f"/console/sessions/{first_id}/revoke", YES)
     assert again.status_code == 302 and "had already ended" in owner.get("/console/sessions").text
 
 
@@ -48,13 +48,13 @@ def test_revoke_every_session_of_a_user(owner: ConsoleBrowser, tenant: Tenant) -
     first = tenant.session("alice", [tenant.bots["billing"]])
     second = tenant.session("alice", [tenant.bots["welcome"]])
     bobs = tenant.session("bob", [tenant.bots["support"]])
-    response = owner.post("/console/sessions/revoke-all", {"partner_user_id": "alice"})
+    response = owner.post("/console/sessions/revoke-all", {"partner_user_id": "alice", **YES})
     assert response.status_code == 302
     assert "Revoked 2 sessions of alice" in owner.get("/console/sessions", user="alice").text
     for iframe in (first, second):
         assert_refused(iframe.refresh(), 400, "invalid_grant")
     assert bobs.refresh().status_code == 200
-    unknown = owner.post("/console/sessions/revoke-all", {"partner_user_id": "nobody"})
+    unknown = owner.post("/console/sessions/revoke-all", {"partner_user_id": "nobody", **YES})
     assert unknown.status_code == 404
 
 
