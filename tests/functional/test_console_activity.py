@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
+import secrets
 
 from tests.conftest import Tenant, assert_refused
 from tests.functional.conftest import YES, ConsoleBrowser
@@ -142,3 +144,43 @@ def test_csv_cells_never_start_a_spreadsheet_formula(owner: ConsoleBrowser, tena
     row = next(csv.DictReader(io.StringIO(text)))
     assert row["ip"] == "'=1+2"
     assert not re.search(r"(^|,)[=+@-]", text.splitlines()[1])
+
+
+def test_why_cant_a_user_chat_is_answered_by_their_refusals(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    """A user never seen before, refused a members-only bot, is found by the customer's own id."""
+    newcomer = f"newcomer-{secrets.token_hex(3)}"
+    billing = tenant.bots["billing"]
+    refused = tenant.backend.exchange(tenant.iframe(), newcomer, [billing])
+    assert refused.status_code == 400
+    denied = tenant.events("exchange_denied")[-1]
+    assert denied["partner_user"] and denied["partner_user"].startswith("usr_")
+    assert denied["detail"] == {"reason": "bot", "bots": {billing: "not_a_member"}}
+
+    page = owner.get("/console/events", user=newcomer, type="exchange_denied")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert f"{newcomer} is {denied['partner_user']} in tokens and events" in strip_tags(text)
+    assert f"{billing} : not a member" in text
+    assert "reason: bot not available to this user" in text
+
+    # Once a member, the same user gets a code, under the same pairwise id.
+    with tenant.server.app.app_context():
+        from authserver import registry
+        from authserver.extensions import db
+
+        registry.add_member(registry.get_bot(billing), newcomer)
+        db.session.remove()
+    assert tenant.backend.exchange(tenant.iframe(), newcomer, [billing]).ok
+    assert tenant.events("code_issued")[-1]["partner_user"] == denied["partner_user"]
+
+
+def test_a_user_chatframe_never_saw_is_said_so(owner: ConsoleBrowser) -> None:
+    page = owner.get("/console/events", user="never-seen-anywhere", type="exchange_denied")
+    assert "Chatframe has never seen" in page.text
+    assert "never-seen-anywhere" in page.text
+
+
+def strip_tags(text: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", text).split())
