@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import joinedload
 
 from .. import sessions
 from ..access import find_partner_user
-from ..models import Session
+from ..models import Session, utcnow
 from ..paging import paginate
+from ..services import services
 from . import bp, confirm
 from .scope import customer_id, owned_session
 
@@ -32,8 +35,17 @@ def sessions_page() -> ResponseReturnValue:
             limit=PAGE_SIZE,
             newest_first=True,
         )
+    seen = sessions.last_refreshed(s.id for s in page.items) if page else {}
+    idle_after = dt.timedelta(seconds=services().settings.access_token_ttl)
+    inactive = {sid for sid, at in seen.items() if utcnow() - at > idle_after}
     return render_template(
-        "console/sessions.html", page=page, partner_user_id=partner_user_id, user=user
+        "console/sessions.html",
+        page=page,
+        partner_user_id=partner_user_id,
+        user=user,
+        seen=seen,
+        inactive=inactive,
+        idle_minutes=max(1, round(idle_after.total_seconds() / 60)),
     )
 
 

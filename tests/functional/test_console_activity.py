@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 import json
@@ -184,3 +185,36 @@ def test_a_user_chatframe_never_saw_is_said_so(owner: ConsoleBrowser) -> None:
 
 def strip_tags(text: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", "", text).split())
+
+
+def test_sessions_idle_longer_than_an_access_token_show_as_inactive(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    from sqlalchemy import update
+
+    from authserver.extensions import db
+    from authserver.models import RefreshToken, utcnow
+
+    busy = tenant.session("alice", [tenant.bots["billing"]])
+    idle = tenant.session("alice", [tenant.bots["welcome"]])
+    busy_id, idle_id = session_id(tenant, busy.tokens), session_id(tenant, idle.tokens)
+    ttl = tenant.server.settings.access_token_ttl
+    with tenant.server.app.app_context():  # idle's last tokens are older than an access token
+        db.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.session_id == idle_id)
+            .values(created_at=utcnow() - dt.timedelta(seconds=ttl + 60))
+        )
+        db.session.commit()
+        db.session.remove()
+
+    def status(page: str, sid: str) -> str:
+        row = re.search(rf"<tr>(?:(?!</tr>).)*<code>{sid}</code>(?:(?!</tr>).)*</tr>", page, re.S)
+        assert row, f"{sid} not listed"
+        return "inactive" if "session-inactive" in row.group(0) else "active"
+
+    page = owner.get("/console/sessions", user="alice").text
+    assert (status(page, busy_id), status(page, idle_id)) == ("active", "inactive")
+    assert idle.refresh().status_code == 200  # a refresh is a sign of life
+    page = owner.get("/console/sessions", user="alice").text
+    assert status(page, idle_id) == "active"
