@@ -194,6 +194,12 @@ def test_team_sessions_and_docs_fit_320px(chat_stack: Stack, browser: Any) -> No
             )
             assert overflow <= 0, f"{table} scrolls sideways by {overflow}px at 320px"
         assert page.locator("#sessions-table .session-active").count() >= 1
+        page.locator("#sessions-table .cell-actions button").first.click()  # asks first
+        page.locator("#confirm-form").wait_for()
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the confirmation page scrolls sideways by {overflow}px at 320px"
         for path in ("/", "/docs", "/docs/protocol", "/docs/errors"):
             page.goto(server.url + path)
             overflow = page.evaluate(
