@@ -84,13 +84,14 @@ def _markdown() -> MarkdownIt:
 def _render(name: str, source: str) -> DocPage:
     md = _markdown()
     tokens = md.parse(source)
-    title, summary = name.replace("-", " ").capitalize(), ""
+    title: str | None = None  # the first h1
+    summary = ""  # the first sentence of the first paragraph
     slugs: dict[str, int] = {}
     for index, token in enumerate(tokens):
         if token.type == "heading_open":
             text = _plain(tokens[index + 1])
             token.attrSet("id", _unique(slug(text), slugs))
-            if token.tag == "h1" and title == name.replace("-", " ").capitalize():
+            if token.tag == "h1" and title is None:
                 title = text
         elif token.type == "paragraph_open" and not summary and index + 1 < len(tokens):
             summary = _plain(tokens[index + 1])
@@ -99,6 +100,7 @@ def _render(name: str, source: str) -> DocPage:
                 _rewrite(child)
     # Safe to mark: markdown-it escapes all raw HTML (html=False) and refuses javascript: links.
     html = Markup(md.renderer.render(tokens, md.options, {}))  # noqa: S704
+    title = title or name.replace("-", " ").capitalize()
     return DocPage(name=name, title=title, summary=_sentence(summary), html=html)
 
 

@@ -51,13 +51,13 @@ def _headers(response: Response) -> Response:
 
 @bp.get("/")
 def landing() -> ResponseReturnValue:
-    return render_template("docs/landing.html", pages=handbook().pages)
+    return render_template("docs/landing.html")
 
 
 @bp.get("/docs")
 @bp.get("/docs/")
 def index() -> ResponseReturnValue:
-    return render_template("docs/index.html", pages=handbook().pages, section="index")
+    return render_template("docs/index.html", pages=handbook().pages)
 
 
 @bp.get("/docs/<name>")
