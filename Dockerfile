@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY authserver ./authserver
 COPY chatapp ./chatapp
 COPY embed_static ./embed_static
+COPY docs ./docs
 COPY wsgi.py ./
 RUN pip install --no-cache-dir . && mkdir -p keys instance && chown chatframe keys instance
 USER chatframe

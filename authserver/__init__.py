@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
 
     from . import api, console, metrics, outages
     from .oauth.server import authorization_server
-    from .views import health, oauth
+    from .views import docs, health, oauth
 
     metrics.init_app(app)
     authorization_server.init_app(app)
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
     api.init_app(app)
     console.init_app(app)
     chatapp.init_app(app)
+    docs.init_app(app)
     _register_error_handlers(app)
     outages.init_app(app)
     _register_security_headers(app)

@@ -105,3 +105,39 @@ def unrotated_exposure(customer_id: str, client_id: str) -> SecurityEvent | None
     if exposed is None or (rotated is not None and rotated.created_at >= exposed.created_at):
         return None
     return exposed
+
+
+# What each ``reason`` means, in the words a customer reads in the console.
+REASONS = {
+    "bad_client": "wrong client credentials or disabled client",
+    "ip": "caller IP outside the client's allowlist",
+    "origin": "origin not registered for the client",
+    "bot": "bot not available to this user",
+    "rate_limit": "too many codes requested",
+    "wrong_password": "wrong password",
+    "wrong_code": "wrong two-factor code",
+    "locked": "locked after failed sign-ins",
+    "revoked_in_console": "revoked in the console",
+    "revoked_by_customer": "revoked with the management API",
+    "revoked_by_client": "signed out (refresh token revoked)",
+    "refresh_reuse": "a rotated refresh token was used again",
+    "code_reuse": "the embed code was used twice",
+}
+
+
+def describe(detail: dict[str, Any] | None) -> list[str]:
+    """An event's detail as short readable lines, e.g. ``bot_… : not a member``."""
+    lines: list[str] = []
+    for key, value in (detail or {}).items():
+        label = key.replace("_", " ")
+        if key == "bots" and isinstance(value, dict):
+            lines += [f"{bot} : {str(why).replace('_', ' ')}" for bot, why in value.items()]
+        elif key == "reason":
+            lines.append(f"reason: {REASONS.get(str(value), str(value).replace('_', ' '))}")
+        elif isinstance(value, bool):
+            lines.append(f"{label}: {'yes' if value else 'no'}")
+        elif isinstance(value, list):
+            lines.append(f"{label}: {', '.join(str(item) for item in value) or '—'}")
+        else:
+            lines.append(f"{label}: {value}")
+    return lines

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select, update
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import joinedload
 
 from . import events
@@ -88,3 +91,21 @@ def active_sessions(customer_id: str, partner_user_pk: str | None = None) -> Sel
     if partner_user_pk is not None:
         query = query.where(Session.partner_user_pk == partner_user_pk)
     return query
+
+
+def last_refreshed(session_ids: Iterable[str]) -> dict[str, dt.datetime]:
+    """When each session last got tokens: its redemption or its latest refresh.
+
+    A live iframe refreshes before its access token expires, so a session not refreshed for
+    longer than the access-token lifetime has no open chat. Read from the refresh tokens the
+    grants write anyway: chat requests write nothing.
+    """
+    ids = list(session_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(RefreshToken.session_id, func.max(RefreshToken.created_at))
+        .where(RefreshToken.session_id.in_(ids))
+        .group_by(RefreshToken.session_id)
+    )
+    return {session_id: seen for session_id, seen in rows.all()}

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from .. import registry
 from ..extensions import db
 from ..models import Bot
-from . import bp
+from . import bp, confirm
 from .forms import BotForm, FaqForm
 from .scope import customer_id, owned_bot
 
@@ -96,6 +96,14 @@ def update_bot(bot_id: str) -> ResponseReturnValue:
 @bp.post("/bots/<bot_id>/delete")
 def delete_bot(bot_id: str) -> ResponseReturnValue:
     bot = owned_bot(bot_id)
+    if not confirm.confirmed():
+        return confirm.ask(
+            title=f"Delete {bot.name}?",
+            message="Its FAQ, members and conversations are deleted with it, and its open chats "
+            "stop on their next request. This cannot be undone.",
+            button="Delete bot",
+            cancel_url=url_for("console.bot", bot_id=bot.id),
+        )
     name = bot.name
     registry.delete_bot(bot)
     flash(f"{name} is deleted, with its FAQ, members and conversations.", "success")

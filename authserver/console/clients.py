@@ -12,7 +12,7 @@ from .. import events, registry
 from ..extensions import db
 from ..models import Client
 from ..services import services
-from . import bp
+from . import bp, confirm
 from .forms import ClientForm, ClientSettingsForm, JwksForm, RotateSecretForm, lines
 from .scope import customer_id, owned_client
 
@@ -135,7 +135,16 @@ def set_jwks(client_id: str) -> ResponseReturnValue:
 
 @bp.post("/clients/<client_id>/disable")
 def disable_client(client_id: str) -> ResponseReturnValue:
-    client = registry.update_client(owned_client(client_id), enabled=False)
+    client = owned_client(client_id)
+    if not confirm.confirmed():
+        return confirm.ask(
+            title=f"Disable {client.name}?",
+            message="Your backend gets no more embed codes or management tokens with it, so no "
+            "new chat starts on your site until you enable it again.",
+            button="Disable client",
+            cancel_url=url_for("console.client", client_id=client.id),
+        )
+    registry.update_client(client, enabled=False)
     flash(f"{client.name} is disabled: it gets no more codes or tokens.", "success")
     return redirect(url_for("console.client", client_id=client.id))
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import joinedload
 
 from .. import sessions
 from ..access import find_partner_user
-from ..models import Session
+from ..models import Session, utcnow
 from ..paging import paginate
-from . import bp
+from ..services import services
+from . import bp, confirm
 from .scope import customer_id, owned_session
 
 PAGE_SIZE = 50
@@ -32,19 +35,37 @@ def sessions_page() -> ResponseReturnValue:
             limit=PAGE_SIZE,
             newest_first=True,
         )
+    seen = sessions.last_refreshed(s.id for s in page.items) if page else {}
+    idle_after = dt.timedelta(seconds=services().settings.access_token_ttl)
+    inactive = {sid for sid, at in seen.items() if utcnow() - at > idle_after}
     return render_template(
-        "console/sessions.html", page=page, partner_user_id=partner_user_id, user=user
+        "console/sessions.html",
+        page=page,
+        partner_user_id=partner_user_id,
+        user=user,
+        seen=seen,
+        inactive=inactive,
+        idle_minutes=max(1, round(idle_after.total_seconds() / 60)),
     )
 
 
 @bp.post("/sessions/<session_id>/revoke")
 def revoke_session(session_id: str) -> ResponseReturnValue:
     session = owned_session(session_id)
+    back = url_for("console.sessions_page", user=request.form.get("user") or None)
+    if not confirm.confirmed():
+        return confirm.ask(
+            title=f"Revoke session {session.id}?",
+            message=f"The chat of {session.partner_user.partner_user_id} in that iframe stops on "
+            "its next request; they need a new handshake to chat again.",
+            button="Revoke session",
+            cancel_url=back,
+        )
     if sessions.revoke_session(session.id, "revoked_in_console", ip=request.remote_addr):
         flash(f"Session {session.id} is revoked: its next request is refused.", "success")
     else:
         flash(f"Session {session.id} had already ended.", "info")
-    return redirect(url_for("console.sessions_page", user=request.form.get("user") or None))
+    return redirect(back)
 
 
 @bp.post("/sessions/revoke-all")
@@ -53,6 +74,14 @@ def revoke_user_sessions() -> ResponseReturnValue:
     user = find_partner_user(customer_id(), partner_user_id)
     if user is None:
         abort(404)
+    if not confirm.confirmed():
+        return confirm.ask(
+            title=f"Revoke every session of {partner_user_id}?",
+            message="Every chat they have open stops on its next request; your site gets them a "
+            "new session at their next handshake, if they may still chat.",
+            button="Revoke all sessions",
+            cancel_url=url_for("console.sessions_page", user=partner_user_id),
+        )
     count = sessions.revoke_user_sessions(user, "revoked_in_console", ip=request.remote_addr)
     flash(f"Revoked {count} session{'s' if count != 1 else ''} of {partner_user_id}.", "success")
     return redirect(url_for("console.sessions_page", user=partner_user_id))

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from .. import registry
 from ..models import Bot, PartnerUser
 from ..paging import paginate
-from . import bp
+from . import bp, confirm
 from .forms import MemberForm
 from .scope import owned_bot
 
@@ -59,6 +59,14 @@ def add_member(bot_id: str) -> ResponseReturnValue:
 def remove_member(bot_id: str) -> ResponseReturnValue:
     bot = owned_bot(bot_id)
     partner_user_id = request.form.get("partner_user_id", "")
+    if not confirm.confirmed():
+        return confirm.ask(
+            title=f"Remove {partner_user_id} from {bot.name}?",
+            message="Their very next chat request to this bot is refused, and they get no new "
+            "code for it.",
+            button="Remove member",
+            cancel_url=url_for("console.members", bot_id=bot.id),
+        )
     if registry.remove_member(bot, partner_user_id, ip=request.remote_addr):
         flash(
             f"{partner_user_id} is no longer a member of {bot.name}; "

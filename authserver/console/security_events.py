@@ -17,7 +17,7 @@ from .. import events
 from ..access import find_partner_user
 from ..events import EventType
 from ..extensions import db
-from ..models import Client, SecurityEvent
+from ..models import Client, PartnerUser, SecurityEvent
 from ..paging import paginate
 from ..validation import parse_timestamp
 from . import bp
@@ -39,6 +39,7 @@ class Filters:
     until: str
     query: Select[SecurityEvent] | None  # None: a filter matches nothing (an unknown user)
     error: str | None = None
+    pairwise: str | None = None  # the user filter's pairwise id (usr_…), when there is one
 
     def args(self) -> dict[str, str]:
         names = ("type", "client", "user", "since", "until")
@@ -68,6 +69,7 @@ def _filters() -> Filters:
             partner_user = found.id
         else:
             return filters  # a user we never saw has no events
+        filters.pairwise = partner_user
     filters.query = events.search(
         customer_id(),
         types=[filters.type] if filters.type else [],
@@ -101,12 +103,27 @@ def events_page() -> ResponseReturnValue:
         filters=filters,
         page=page,
         types=[str(t) for t in EventType],
-        clients=clients,
+        clients=list(clients),
         needs_rotation={
             c.id for c in clients if events.unrotated_exposure(customer_id(), c.id) is not None
         },
+        names=_partner_user_ids(page.items if page else []),
+        describe=events.describe,
     )
     return html, 400 if filters.error else 200
+
+
+def _partner_user_ids(rows: list[SecurityEvent]) -> dict[str, str]:
+    """The customer's own ids for the pairwise ids on this page (``usr_…`` → ``alice``)."""
+    subs = {row.partner_user_sub for row in rows if row.partner_user_sub}
+    if not subs:
+        return {}
+    found = db.session.execute(
+        select(PartnerUser.id, PartnerUser.partner_user_id).where(
+            PartnerUser.customer_id == customer_id(), PartnerUser.id.in_(subs)
+        )
+    )
+    return {sub: partner_user_id for sub, partner_user_id in found.all()}
 
 
 def _cell(value: Any) -> str:

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from .. import registry
-from . import bp
+from . import bp, confirm
 from .forms import ConsoleUserForm
 from .scope import customer_id, owned_console_user
 
@@ -49,6 +49,13 @@ def remove_console_user(user_id: str) -> ResponseReturnValue:
     if user.id == current_user.id:
         flash("You cannot remove yourself; ask another console user to do it.", "warning")
         return redirect(url_for("console.team"))
+    if not confirm.confirmed():
+        return confirm.ask(
+            title=f"Remove {user.email}?",
+            message="They can no longer sign in, and their console session ends at once.",
+            button="Remove console user",
+            cancel_url=url_for("console.team"),
+        )
     email = user.email
     registry.remove_console_user(user)
     flash(f"{email} can no longer sign in.", "success")

@@ -151,3 +151,60 @@ def test_every_console_page_fits_320px_and_works_by_keyboard(
         assert {"Clients", "Bots", "New client"} <= reached
     finally:
         context.close()
+
+
+def test_team_sessions_and_docs_fit_320px(chat_stack: Stack, browser: Any) -> None:
+    """With long emails, ids and origins, the Team and Sessions tables need no sideways scroll."""
+    from authserver import registry
+    from authserver.extensions import db
+    from tests.embed import Backend, Iframe
+
+    state, server = chat_stack.state, chat_stack.chatframe
+    email = f"someone-with-a-long-address-{secrets.token_hex(4)}@example.com"
+    with server.app.app_context():
+        customer = registry.get_customer(state["customer_id"])
+        registry.create_console_user(customer, email, "correct horse battery staple")
+        registry.create_console_user(
+            customer, f"colleague-{secrets.token_hex(6)}@a-long-domain.example.com", "x" * 16
+        )
+        db.session.remove()
+    backend = Backend(server.url, state["client_id"], state["client_secret"])
+    iframe = Iframe(server.url, state["client_id"], chat_stack.site_url)
+    bots = state["user_bots"]["alice"]
+    assert iframe.redeem(backend.code(iframe, "alice", bots)).status_code == 200
+
+    context = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/console/sign-in")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password", exact=True).fill("correct horse battery staple")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{server.url}/console/")
+        for path, table in (
+            ("/console/team", "#team-table"),
+            ("/console/sessions", "#sessions-table"),
+        ):
+            page.goto(server.url + path)
+            assert page.locator(f"{table} tbody tr").count() >= 1
+            overflow = page.evaluate(
+                "(selector) => { const wrap = document.querySelector(selector).parentElement;"
+                " return wrap.scrollWidth - wrap.clientWidth; }",
+                table,
+            )
+            assert overflow <= 0, f"{table} scrolls sideways by {overflow}px at 320px"
+        assert page.locator("#sessions-table .session-active").count() >= 1
+        page.locator("#sessions-table .cell-actions button").first.click()  # asks first
+        page.locator("#confirm-form").wait_for()
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the confirmation page scrolls sideways by {overflow}px at 320px"
+        for path in ("/", "/docs", "/docs/protocol", "/docs/errors"):
+            page.goto(server.url + path)
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 320px"
+    finally:
+        context.close()

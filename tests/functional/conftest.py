@@ -20,6 +20,7 @@ from authserver.extensions import db
 from tests.conftest import LiveServer, Tenant
 
 PASSWORD = "correct horse battery staple"
+YES = {"confirm": "yes"}  # the explicit confirmation a destructive console action needs
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import Result
 
 from tests.conftest import free_port
@@ -170,6 +171,8 @@ def test_serve_from_a_fresh_install_answers_discovery(tmp_path: Path) -> None:
         assert document["issuer"] == "http://localhost:8000"
         assert (tmp_path / "instance" / "chatframe.db").exists()
         assert list((tmp_path / "keys").glob("*.pem"))
+        docs = requests.get(f"http://127.0.0.1:{port}/docs/getting-started", timeout=10)
+        assert docs.status_code == 200 and "Getting started" in docs.text
     finally:
         process.terminate()
         process.wait(timeout=30)

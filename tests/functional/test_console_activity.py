@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import html
 import io
 import json
 import re
+import secrets
 
 from tests.conftest import Tenant, assert_refused
-from tests.functional.conftest import ConsoleBrowser
+from tests.functional.conftest import YES, ConsoleBrowser
 
 
 def session_id(tenant: Tenant, iframe_tokens: dict[str, str]) -> str:
@@ -30,7 +33,7 @@ def test_sessions_are_listed_per_user_and_revoked_one_at_a_time(
     alices = owner.get("/console/sessions", user="alice").text
     assert first_id in alices and second_id in alices and bobs_id not in alices
 
-    revoked = owner.post(f"/console/sessions/{first_id}/revoke", {"user": "alice"})
+    revoked = owner.post(f"/console/sessions/{first_id}/revoke", {"user": "alice", **YES})
     assert revoked.status_code == 302
     assert revoked.headers["Location"] == "/console/sessions?user=alice"
     assert_refused(first.refresh(), 400, "invalid_grant")
@@ -40,7 +43,7 @@ def test_sessions_are_listed_per_user_and_revoked_one_at_a_time(
     assert f"<code>{first_id}</code>" not in after and f"<code>{second_id}</code>" in after
     event = tenant.events("session_revoked")[-1]
     assert event["detail"] == {"session_id": first_id, "reason": "revoked_in_console"}
-    again = owner.post(f"/console/sessions/{first_id}/revoke")
+    again = owner.post(f"/console/sessions/{first_id}/revoke", YES)
     assert again.status_code == 302 and "had already ended" in owner.get("/console/sessions").text
 
 
@@ -48,13 +51,13 @@ def test_revoke_every_session_of_a_user(owner: ConsoleBrowser, tenant: Tenant) -
     first = tenant.session("alice", [tenant.bots["billing"]])
     second = tenant.session("alice", [tenant.bots["welcome"]])
     bobs = tenant.session("bob", [tenant.bots["support"]])
-    response = owner.post("/console/sessions/revoke-all", {"partner_user_id": "alice"})
+    response = owner.post("/console/sessions/revoke-all", {"partner_user_id": "alice", **YES})
     assert response.status_code == 302
     assert "Revoked 2 sessions of alice" in owner.get("/console/sessions", user="alice").text
     for iframe in (first, second):
         assert_refused(iframe.refresh(), 400, "invalid_grant")
     assert bobs.refresh().status_code == 200
-    unknown = owner.post("/console/sessions/revoke-all", {"partner_user_id": "nobody"})
+    unknown = owner.post("/console/sessions/revoke-all", {"partner_user_id": "nobody", **YES})
     assert unknown.status_code == 404
 
 
@@ -142,3 +145,76 @@ def test_csv_cells_never_start_a_spreadsheet_formula(owner: ConsoleBrowser, tena
     row = next(csv.DictReader(io.StringIO(text)))
     assert row["ip"] == "'=1+2"
     assert not re.search(r"(^|,)[=+@-]", text.splitlines()[1])
+
+
+def test_why_cant_a_user_chat_is_answered_by_their_refusals(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    """A user never seen before, refused a members-only bot, is found by the customer's own id."""
+    newcomer = f"newcomer-{secrets.token_hex(3)}"
+    billing = tenant.bots["billing"]
+    refused = tenant.backend.exchange(tenant.iframe(), newcomer, [billing])
+    assert refused.status_code == 400
+    denied = tenant.events("exchange_denied")[-1]
+    assert denied["partner_user"] and denied["partner_user"].startswith("usr_")
+    assert denied["detail"] == {"reason": "bot", "bots": {billing: "not_a_member"}}
+
+    page = owner.get("/console/events", user=newcomer, type="exchange_denied")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert f"{newcomer} is {denied['partner_user']} in tokens and events" in strip_tags(text)
+    assert f"{billing} : not a member" in text
+    assert "reason: bot not available to this user" in text
+
+    # Once a member, the same user gets a code, under the same pairwise id.
+    with tenant.server.app.app_context():
+        from authserver import registry
+        from authserver.extensions import db
+
+        registry.add_member(registry.get_bot(billing), newcomer)
+        db.session.remove()
+    assert tenant.backend.exchange(tenant.iframe(), newcomer, [billing]).ok
+    assert tenant.events("code_issued")[-1]["partner_user"] == denied["partner_user"]
+
+
+def test_a_user_chatframe_never_saw_is_said_so(owner: ConsoleBrowser) -> None:
+    page = owner.get("/console/events", user="never-seen-anywhere", type="exchange_denied")
+    assert "Chatframe has never seen" in page.text
+    assert "never-seen-anywhere" in page.text
+
+
+def strip_tags(text: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", text).split())
+
+
+def test_sessions_idle_longer_than_an_access_token_show_as_inactive(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    from sqlalchemy import update
+
+    from authserver.extensions import db
+    from authserver.models import RefreshToken, utcnow
+
+    busy = tenant.session("alice", [tenant.bots["billing"]])
+    idle = tenant.session("alice", [tenant.bots["welcome"]])
+    busy_id, idle_id = session_id(tenant, busy.tokens), session_id(tenant, idle.tokens)
+    ttl = tenant.server.settings.access_token_ttl
+    with tenant.server.app.app_context():  # idle's last tokens are older than an access token
+        db.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.session_id == idle_id)
+            .values(created_at=utcnow() - dt.timedelta(seconds=ttl + 60))
+        )
+        db.session.commit()
+        db.session.remove()
+
+    def status(page: str, sid: str) -> str:
+        row = re.search(rf"<tr>(?:(?!</tr>).)*<code>{sid}</code>(?:(?!</tr>).)*</tr>", page, re.S)
+        assert row, f"{sid} not listed"
+        return "inactive" if "session-inactive" in row.group(0) else "active"
+
+    page = owner.get("/console/sessions", user="alice").text
+    assert (status(page, busy_id), status(page, idle_id)) == ("active", "inactive")
+    assert idle.refresh().status_code == 200  # a refresh is a sign of life
+    page = owner.get("/console/sessions", user="alice").text
+    assert status(page, idle_id) == "active"

@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from tests.conftest import Tenant, assert_refused
-from tests.functional.conftest import ConsoleBrowser, management_api
+from tests.functional.conftest import YES, ConsoleBrowser, management_api
 
 BOT = {
     "name": "Travel helper",
@@ -123,7 +123,7 @@ def test_members_add_search_and_remove(owner: ConsoleBrowser, tenant: Tenant) ->
 
     # zed can chat with the bot, until removed.
     assert tenant.backend.exchange(tenant.iframe(), "zed", [bot_id]).ok
-    assert owner.post(f"{base}/remove", {"partner_user_id": "zed"}).status_code == 302
+    assert owner.post(f"{base}/remove", {"partner_user_id": "zed", **YES}).status_code == 302
     assert "zed is no longer a member" in owner.get(base).text
     assert "<code>zed</code>" not in owner.get(base).text
     exchange = tenant.backend.exchange(tenant.iframe(), "zed", [bot_id])
@@ -152,7 +152,7 @@ def test_members_page_pages_through_many_members(owner: ConsoleBrowser, tenant: 
 
 def test_deleting_a_bot(owner: ConsoleBrowser, tenant: Tenant) -> None:
     bot_id = tenant.bots["billing"]
-    assert owner.post(f"/console/bots/{bot_id}/delete").status_code == 302
+    assert owner.post(f"/console/bots/{bot_id}/delete", YES).status_code == 302
     assert owner.get(f"/console/bots/{bot_id}").status_code == 404
     assert management_api(tenant).call("GET", f"/api/v1/bots/{bot_id}").status_code == 404
     exchange = tenant.backend.exchange(tenant.iframe(), "alice", [bot_id])

@@ -12,7 +12,7 @@ from joserfc.jwk import ECKey
 from authserver.extensions import db
 from tests.conftest import ORIGIN, Tenant, assert_refused
 from tests.embed import Backend
-from tests.functional.conftest import ConsoleBrowser
+from tests.functional.conftest import YES, ConsoleBrowser
 
 
 def create_client(owner: ConsoleBrowser, **fields: str) -> requests.Response:
@@ -163,7 +163,7 @@ def test_a_disabled_client_gets_nothing_until_enabled(
     owner: ConsoleBrowser, tenant: Tenant
 ) -> None:
     base = f"/console/clients/{tenant.client_id}"
-    assert owner.post(base + "/disable").status_code == 302
+    assert owner.post(base + "/disable", YES).status_code == 302
     assert "Disabled" in owner.get("/console/clients").text
     assert_refused(tenant.backend.client_credentials(), 401, "invalid_client")
     assert owner.post(base + "/enable").status_code == 302

@@ -13,7 +13,7 @@ import pytest
 
 from authserver.extensions import db
 from tests.conftest import LiveServer, Tenant
-from tests.functional.conftest import ConsoleBrowser, create_console_user, totp_code
+from tests.functional.conftest import YES, ConsoleBrowser, create_console_user, totp_code
 
 
 @dataclass
@@ -125,14 +125,14 @@ PAGES = [
         {"grace": 60},
     ),
     Page("POST", "/console/clients/<client_id>/jwks", client("/jwks"), {"jwks": ""}, 302),
-    Page("POST", "/console/clients/<client_id>/disable", client("/disable"), owner_status=302),
+    Page("POST", "/console/clients/<client_id>/disable", client("/disable"), YES, 302),
     Page("POST", "/console/clients/<client_id>/enable", client("/enable"), owner_status=302),
     Page("GET", "/console/bots", lambda w: "/console/bots", kind="own"),
     Page("GET", "/console/bots/new", lambda w: "/console/bots/new", kind="own"),
     Page("POST", "/console/bots/new", lambda w: "/console/bots/new", BOT_FORM, 302, kind="own"),
     Page("GET", "/console/bots/<bot_id>", bot("billing")),
     Page("POST", "/console/bots/<bot_id>", bot("billing"), BOT_FORM, 302),
-    Page("POST", "/console/bots/<bot_id>/delete", bot("billing", "/delete"), owner_status=302),
+    Page("POST", "/console/bots/<bot_id>/delete", bot("billing", "/delete"), YES, 302),
     Page(
         "POST",
         "/console/bots/<bot_id>/faq",
@@ -166,7 +166,7 @@ PAGES = [
         "POST",
         "/console/bots/<bot_id>/members/remove",
         bot("billing", "/members/remove"),
-        lambda b, w: {"partner_user_id": w.user},
+        lambda b, w: {"partner_user_id": w.user, **YES},
         302,
     ),
     Page("GET", "/console/sessions", lambda w: f"/console/sessions?user={w.user}", kind="own"),
@@ -174,13 +174,14 @@ PAGES = [
         "POST",
         "/console/sessions/<session_id>/revoke",
         lambda w: f"/console/sessions/{w.session_id}/revoke",
-        owner_status=302,
+        YES,
+        302,
     ),
     Page(
         "POST",
         "/console/sessions/revoke-all",
         lambda w: "/console/sessions/revoke-all",
-        lambda b, w: {"partner_user_id": w.user},
+        lambda b, w: {"partner_user_id": w.user, **YES},
         302,
     ),
     Page("GET", "/console/events", lambda w: "/console/events", kind="own"),
@@ -199,7 +200,8 @@ PAGES = [
         "POST",
         "/console/team/<user_id>/remove",
         lambda w: f"/console/team/{w.colleague_id}/remove",
-        owner_status=302,
+        YES,
+        302,
     ),
     Page("GET", "/console/account", lambda w: "/console/account", kind="own"),
     Page("GET", "/console/account/two-factor", lambda w: "/console/account/two-factor", kind="own"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import Tenant
-from tests.functional.conftest import PASSWORD, ConsoleBrowser
+from tests.functional.conftest import PASSWORD, YES, ConsoleBrowser
 
 
 def test_a_console_user_adds_a_colleague_who_can_sign_in(
@@ -35,7 +35,7 @@ def test_removing_a_colleague_ends_their_session(owner: ConsoleBrowser, tenant: 
     team = owner.get("/console/team").text
     match = re.search(r'action="/console/team/(cu_\w+)/remove"', team)
     assert match
-    assert owner.post(f"/console/team/{match.group(1)}/remove").status_code == 302
+    assert owner.post(f"/console/team/{match.group(1)}/remove", YES).status_code == 302
     assert f"{email} can no longer sign in" in owner.get("/console/team").text
     assert leaver.get("/console/").status_code == 302
     assert ConsoleBrowser(tenant.server).sign_in(email).status_code == 401
@@ -52,7 +52,7 @@ def test_nobody_removes_themselves(owner: ConsoleBrowser, tenant: Tenant) -> Non
             select(ConsoleUser.id).where(ConsoleUser.email == owner.email)
         ).scalar_one()
         db.session.remove()
-    response = owner.post(f"/console/team/{me}/remove")
+    response = owner.post(f"/console/team/{me}/remove", YES)
     assert response.status_code == 302
     assert "cannot remove yourself" in owner.get("/console/team").text
     assert owner.get("/console/").status_code == 200

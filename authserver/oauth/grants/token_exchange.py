@@ -87,7 +87,10 @@ class TokenExchangeGrant(ChatframeGrant):
         bots, scope = self._bots()
         denied = bot_denials(client.customer_id, user.id if user else None, bots, subject.amr)
         if denied:
-            self._deny("bot", partner_user=user.id if user else None, bots=denied)
+            # Record the user's pairwise id even on first sight, so that the customer can
+            # look up "why can't this user chat?" by their own id.
+            user = user or get_or_create_partner_user(client.customer_id, subject.partner_user_id)
+            self._deny("bot", partner_user=user.id, bots=denied)
             raise InvalidTargetError(explain_denials(subject.partner_user_id, denied))
         challenge = validate_code_challenge(
             self.request.param("code_challenge"), self.request.param("code_challenge_method")
