@@ -133,11 +133,28 @@ def run_gunicorn(bind: str, workers: int) -> None:
             self.cfg.set("accesslog", "-")
             # Never log query strings: nothing sensitive belongs there, but be safe.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss')
+            self.cfg.set("pre_request", _close_after_unread_body)
 
         def load(self) -> Flask:
             return _app()
 
     _Server().run()
+
+
+def _close_after_unread_body(worker: Any, req: Any) -> None:
+    """Answer ``Connection: close`` to a request whose body Chatframe may leave unread.
+
+    A body over the limit is refused (413) without being read, and gunicorn drains at most
+    64 KiB of it before reusing the connection; past that it drops a connection it has just
+    called keep-alive. A chunked body's size is unknown until read, so it closes too.
+    """
+    from .edge import MAX_BODY
+
+    for name, value in req.headers:
+        if name == "TRANSFER-ENCODING" or (
+            name == "CONTENT-LENGTH" and (not value.isdigit() or int(value) > MAX_BODY)
+        ):
+            req.must_close = True
 
 
 def _load_or_fail() -> Any:

@@ -12,6 +12,7 @@ from ...access import bot_denials, find_partner_user, get_or_create_partner_user
 from ...events import EventType
 from ...models import Client
 from ...security import fingerprint
+from ...validation import ascii_origin
 from ..client_auth import ClientJwtError, verify_client_jwt
 from ..errors import (
     InvalidClientError,
@@ -32,6 +33,14 @@ PARTNER_USER_ID = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spa
 BOT_SCOPE = re.compile(r"^bot:(bot_[A-Za-z0-9]{1,36})$")
 JKT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_BOTS = 20
+
+
+def _origin_hint(origin: str) -> str:
+    """For an origin written with a Unicode host: the ASCII form it is compared in."""
+    ascii_form = None if origin.isascii() else ascii_origin(origin)
+    if ascii_form is None:
+        return ""
+    return f" Origins are compared as browsers send them, with the host in punycode: {ascii_form}."
 
 
 @dataclass
@@ -58,6 +67,7 @@ class TokenExchangeGrant(ChatframeGrant):
             self._deny("origin", origin=origin[:300])
             raise InvalidRequestError(
                 f"The origin {origin[:300]} is not registered for client {client.id}."
+                + _origin_hint(origin)
             )
         subject = self._subject(client)
         user = find_partner_user(client.customer_id, subject.partner_user_id)
