@@ -337,10 +337,10 @@ def clients_rotate_secret(client_id: str, grace: int | None, as_json: bool) -> N
 @click.argument("jwks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def clients_set_jwks(client_id: str, jwks_file: Path) -> None:
     """Register the public JWKS the client signs private_key_jwt assertions with."""
-    from . import registry
+    from . import registry, strictjson
 
     try:
-        jwks = json.loads(jwks_file.read_text())
+        jwks = strictjson.loads(jwks_file.read_bytes())
     except ValueError as exc:
         raise click.ClickException(f"{jwks_file} is not JSON: {exc}") from exc
     with _context():
