@@ -14,6 +14,7 @@ from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import edge
 from .client_cache import ClientCache
 from .config import Settings, load_settings
 from .ephemeral import EphemeralStore, RedisEphemeralStore, SqlEphemeralStore
@@ -39,7 +40,6 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
-        MAX_CONTENT_LENGTH=64 * 1024,
         SESSION_COOKIE_SECURE=settings.production,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
 
+    edge.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Row, Select, and_, select
+from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
 from .models import Bot, Membership, PartnerUser
@@ -94,10 +95,21 @@ def find_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser | N
 
 
 def get_or_create_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser:
-    """The customer's user, created on first sight with a fresh pairwise ``sub``."""
+    """The customer's user, created on first sight with a fresh pairwise ``sub``.
+
+    Idempotent under concurrency: when two requests create the same new user at once, the
+    unique (customer, partner user id) constraint lets one insert win; the other rolls back
+    only its savepoint and reads the winner's row.
+    """
     user = find_partner_user(customer_id, partner_user_id)
-    if user is None:
-        user = PartnerUser(customer_id=customer_id, partner_user_id=partner_user_id)
-        db.session.add(user)
-        db.session.flush()
+    if user is not None:
+        return user
+    try:
+        with db.session.begin_nested():
+            user = PartnerUser(customer_id=customer_id, partner_user_id=partner_user_id)
+            db.session.add(user)
+    except IntegrityError:
+        user = find_partner_user(customer_id, partner_user_id)
+        if user is None:
+            raise
     return user

@@ -198,6 +198,7 @@ def run_gunicorn(bind: str, workers: int) -> None:
             # Never log query strings: nothing sensitive belongs there, but be safe.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss')
             self.cfg.set("child_exit", _worker_exited)
+            self.cfg.set("pre_request", _close_after_unread_body)
 
         def load(self) -> Flask:
             return _app()
@@ -209,6 +210,22 @@ def _worker_exited(_server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def _close_after_unread_body(worker: Any, req: Any) -> None:
+    """Answer ``Connection: close`` to a request whose body Chatframe may leave unread.
+
+    A body over the limit is refused (413) without being read, and gunicorn drains at most
+    64 KiB of it before reusing the connection; past that it drops a connection it has just
+    called keep-alive. A chunked body's size is unknown until read, so it closes too.
+    """
+    from .edge import MAX_BODY
+
+    for name, value in req.headers:
+        if name == "TRANSFER-ENCODING" or (
+            name == "CONTENT-LENGTH" and (not value.isdigit() or int(value) > MAX_BODY)
+        ):
+            req.must_close = True
 
 
 def _load_or_fail() -> Any:
@@ -391,10 +408,10 @@ def clients_rotate_secret(client_id: str, grace: int | None, as_json: bool) -> N
 @click.argument("jwks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def clients_set_jwks(client_id: str, jwks_file: Path) -> None:
     """Register the public JWKS the client signs private_key_jwt assertions with."""
-    from . import registry
+    from . import registry, strictjson
 
     try:
-        jwks = json.loads(jwks_file.read_text())
+        jwks = strictjson.loads(jwks_file.read_bytes())
     except ValueError as exc:
         raise click.ClickException(f"{jwks_file} is not JSON: {exc}") from exc
     with _context():

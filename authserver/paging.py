@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from . import strictjson
 from .extensions import db
 from .models import UTCDateTime
 
@@ -75,7 +76,7 @@ def _encode(values: Sequence[Any]) -> str:
 def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        values = strictjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         if not isinstance(values, list) or len(values) != len(order):
             raise ValueError("wrong shape")
         return [_value(c, v) for c, v in zip(order, values, strict=True)]

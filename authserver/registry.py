@@ -380,7 +380,12 @@ def add_member(bot: Bot, partner_user_id: str, *, ip: str | None = None) -> bool
     if exists:
         db.session.commit()
         return False
-    db.session.add(Membership(bot_id=bot.id, partner_user_pk=user.id))
+    try:
+        with db.session.begin_nested():
+            db.session.add(Membership(bot_id=bot.id, partner_user_pk=user.id))
+    except IntegrityError:  # a concurrent request made the same membership first
+        db.session.commit()
+        return False
     events.record(
         EventType.MEMBER_ADDED,
         customer_id=bot.customer_id,

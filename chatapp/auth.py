@@ -21,6 +21,14 @@ from authserver.oauth.dpop import ALGORITHMS, DPoPProofError, DPoPVerifier
 from authserver.oauth.tokens import TokenError, TokenIssuer
 from authserver.services import services
 
+# The WWW-Authenticate header carries fixed text only (RFC 6750 §3, RFC 9449 §7.1): the
+# description in the JSON body may quote the request, and a header must never echo request
+# data (a non-Latin-1 path there makes the HTTP server refuse the whole response).
+CHALLENGE_DESCRIPTIONS = {
+    "invalid_token": "The access token is missing, invalid or expired.",
+    "invalid_dpop_proof": "The DPoP proof is missing or invalid.",
+}
+
 
 class ChatAuthError(Exception):
     """A refused chat request: status, OAuth error code and a sentence saying why."""
@@ -32,7 +40,10 @@ class ChatAuthError(Exception):
     def headers(self) -> dict[str, str]:
         if self.status != 401:
             return {}
-        value = f'{self.scheme} error="{self.error}", error_description="{self.description}"'
+        value = (
+            f'{self.scheme} error="{self.error}", '
+            f'error_description="{CHALLENGE_DESCRIPTIONS[self.error]}"'
+        )
         if self.scheme == "DPoP":
             value += f', algs="{" ".join(ALGORITHMS)}"'
         return {"WWW-Authenticate": value}

@@ -554,7 +554,10 @@ def document(issuer: str) -> dict[str, Any]:
                 "Manage bots, members and sessions from your backend, read your security "
                 "events, and use the OAuth endpoints. Management calls need a bearer token from "
                 "`POST /oauth/token` with `grant_type=client_credentials&scope=manage`. Errors "
-                'are `{"error", "error_description"}`; anything of another customer is 404.'
+                'are `{"error", "error_description"}`; anything of another customer is 404. '
+                "Any request with a NUL character (path, query, form, header) or a JSON body "
+                "that is not strict UTF-8 JSON (no NaN/Infinity, at most 32 levels deep, no "
+                "lone surrogates) is 400 `invalid_request`; bodies are capped at 64 KiB (413)."
             ),
         },
         "servers": [{"url": issuer}],

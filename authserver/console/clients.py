@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from .. import events, registry
+from .. import events, registry, strictjson
 from ..extensions import db
 from ..models import Client
 from ..services import services
@@ -117,7 +117,7 @@ def set_jwks(client_id: str) -> ResponseReturnValue:
         return _detail(client, jwks_form=form, status=400)
     text = (form.jwks.data or "").strip()
     try:
-        jwks = json.loads(text) if text else None
+        jwks = strictjson.loads(text) if text else None
     except ValueError as exc:
         error = f"That is not JSON ({exc.args[0]}). Paste the JWKS document itself."
         return _detail(client, jwks_form=form, error=error, status=400)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from joserfc import jws, jwt
+from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ..client_cache import ClientRecord
 from ..ephemeral import EphemeralStore
+from ..strictjson import StrictJSONError, compact_jws, numeric_date
 from .errors import InvalidClientError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -28,12 +28,9 @@ class ClientJwtError(ValueError):
 def unverified_claims(token: str) -> dict[str, Any]:
     """Read a JWT's claims without verifying it (only to find out which client signed it)."""
     try:
-        claims = json.loads(jws.extract_compact(token.encode("ascii")).payload)
-    except (JoseError, ValueError, UnicodeError) as exc:
-        raise ClientJwtError("it is not a compact JWT") from exc
-    if not isinstance(claims, dict):
-        raise ClientJwtError("its payload is not a JSON object")
-    return claims
+        return compact_jws(token)[1]
+    except StrictJSONError as exc:
+        raise ClientJwtError(f"it is not a compact JWT of JSON objects ({exc})") from exc
 
 
 def verify_client_jwt(
@@ -50,9 +47,10 @@ def verify_client_jwt(
     """
     if not client.jwks:
         raise ClientJwtError(f"client {client.id} has no registered JWKS")
+    claims = unverified_claims(token)  # strict JSON before joserfc reads it
     try:
         keyset = KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
-        claims = dict(jwt.decode(token, keyset, algorithms=ALGORITHMS).claims)
+        jwt.decode(token, keyset, algorithms=ALGORITHMS)
     except (JoseError, ValueError, TypeError) as exc:
         raise ClientJwtError("its signature does not verify with the client's JWKS") from exc
     if claims.get("iss") != client.id:
@@ -63,13 +61,7 @@ def verify_client_jwt(
     if not any(value in allowed for value in aud_values):
         raise ClientJwtError(f"aud must be {allowed[0]}")
     now = time.time()
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
-        raise ClientJwtError("exp is required")
-    if exp <= now - CLOCK_LEEWAY:
-        raise ClientJwtError("it has expired")
-    if exp > now + MAX_LIFETIME + CLOCK_LEEWAY:
-        raise ClientJwtError(f"exp must be at most {MAX_LIFETIME} seconds ahead")
+    exp = _check_times(claims, now)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 256:
         raise ClientJwtError("jti is required")
@@ -77,6 +69,30 @@ def verify_client_jwt(
     if not store.remember(replay_kind, f"{client.id}:{jti}", ttl=ttl):
         raise ClientJwtError("its jti was already used")
     return claims
+
+
+def _check_times(claims: dict[str, Any], now: float) -> float:
+    """exp (required, at most 5 min ahead), nbf and iat (optional, not in the future).
+
+    RFC 7519 §4.1.4-4.1.6, RFC 7523 §3; each allows ``CLOCK_LEEWAY`` seconds of clock skew.
+    Returns exp.
+    """
+    exp = numeric_date(claims.get("exp"))
+    if exp is None:
+        raise ClientJwtError("exp is required, as a number of seconds since 1970")
+    if exp <= now - CLOCK_LEEWAY:
+        raise ClientJwtError("it has expired")
+    if exp > now + MAX_LIFETIME + CLOCK_LEEWAY:
+        raise ClientJwtError(f"exp must be at most {MAX_LIFETIME} seconds ahead")
+    for name, meaning in (("nbf", "it is not valid yet"), ("iat", "it was issued in the future")):
+        if name not in claims:
+            continue
+        moment = numeric_date(claims[name])
+        if moment is None:
+            raise ClientJwtError(f"{name} must be a number of seconds since 1970")
+        if moment > now + CLOCK_LEEWAY:
+            raise ClientJwtError(f"{meaning} ({name} is ahead of the server's clock)")
+    return exp
 
 
 class PrivateKeyJwtAuth:

@@ -17,6 +17,7 @@ from joserfc.jwk import JWKRegistry
 
 from ..ephemeral import EphemeralStore
 from ..security import b64url_sha256
+from ..strictjson import StrictJSONError, compact_jws, numeric_date
 from .errors import InvalidDPoPProofError, InvalidGrantError
 
 ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "RS256", "EdDSA")
@@ -35,14 +36,21 @@ class DPoPProof:
 
 
 def normalize_htu(url: str) -> str:
-    """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3)."""
-    parts = urlsplit(url)
+    """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3).
+
+    Raises DPoPProofError for a URL that cannot be read (a port out of range, a broken host).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise DPoPProofError("The DPoP proof's htu is not a valid URL.") from exc
     netloc = parts.hostname or ""
     if ":" in netloc:
         netloc = f"[{netloc}]"
     default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    if parts.port and parts.port != default_port:
-        netloc += f":{parts.port}"
+    if port and port != default_port:
+        netloc += f":{port}"
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", "", ""))
 
 
@@ -70,9 +78,11 @@ class DPoPVerifier:
         if not proof or len(proof) > MAX_PROOF_LENGTH:
             raise DPoPProofError("The DPoP proof is missing or too long.")
         try:
-            header = jws.extract_compact(proof.encode("ascii")).headers()
-        except (JoseError, ValueError, UnicodeError) as exc:
-            raise DPoPProofError("The DPoP proof is not a compact JWS.") from exc
+            header, claims = compact_jws(proof)
+        except StrictJSONError as exc:
+            raise DPoPProofError(
+                f"The DPoP proof is not a compact JWS of JSON objects: {exc}."
+            ) from exc
         if header.get("typ") != "dpop+jwt":
             raise DPoPProofError("The DPoP proof's typ must be 'dpop+jwt'.")
         alg = header.get("alg")
@@ -83,11 +93,13 @@ class DPoPVerifier:
             raise DPoPProofError("The DPoP proof's jwk must be a public key.")
         try:
             key, jkt = public_key(json.dumps(jwk, sort_keys=True))
-            claims = json.loads(jws.deserialize_compact(proof, key, algorithms=[alg]).payload)
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            # joserfc raises KeyError for an unknown "crv" or "kty"
+            raise DPoPProofError("The DPoP proof's jwk is not a supported public key.") from exc
+        try:
+            jws.deserialize_compact(proof, key, algorithms=[alg])
         except (JoseError, ValueError, TypeError) as exc:
             raise DPoPProofError("The DPoP proof's signature does not verify.") from exc
-        if not isinstance(claims, dict):
-            raise DPoPProofError("The DPoP proof's payload must be a JSON object.")
         self._check_claims(claims, method=method, url=url, access_token=access_token)
         jti = claims["jti"]
         replay_key = hashlib.sha256(f"{jkt}:{jti}".encode()).hexdigest()
@@ -106,9 +118,9 @@ class DPoPVerifier:
         htu = claims.get("htu")
         if not isinstance(htu, str) or normalize_htu(htu) != normalize_htu(url):
             raise DPoPProofError(f"The DPoP proof's htu must be {normalize_htu(url)!r}.")
-        iat = claims.get("iat")
-        if not isinstance(iat, int | float) or isinstance(iat, bool):
-            raise DPoPProofError("The DPoP proof needs a numeric iat.")
+        iat = numeric_date(claims.get("iat"))
+        if iat is None:
+            raise DPoPProofError("The DPoP proof needs a numeric iat (seconds since 1970).")
         if abs(time.time() - iat) > self.leeway:
             raise DPoPProofError(
                 f"The DPoP proof's iat is more than {self.leeway} s away from the server's clock."

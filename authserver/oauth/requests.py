@@ -27,10 +27,15 @@ class FormPayload(OAuth2Payload):
 
 
 class ChatframeRequest(OAuth2Request):
-    """Authlib request plus the caller's IP (after ``CHATFRAME_TRUSTED_PROXIES``)."""
+    """Authlib request plus the caller's IP (after ``CHATFRAME_TRUSTED_PROXIES``).
 
-    def __init__(self, request: Request) -> None:
-        super().__init__(method=request.method, uri=request.url, headers=request.headers)
+    ``uri`` is the endpoint's URL under the issuer, never one built from the request's Host
+    header: Authlib checks transport security on it, so that check follows the issuer
+    configuration, whatever Host a caller (or the proxy in front of us) sends.
+    """
+
+    def __init__(self, request: Request, uri: str) -> None:
+        super().__init__(method=request.method, uri=uri, headers=request.headers)
         self._request = request
         self.payload = FormPayload(request)
         self.client_ip: str | None = request.remote_addr

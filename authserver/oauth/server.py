@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, Response
@@ -90,6 +91,27 @@ def authentication_failure(request: ChatframeRequest, methods: list[str]) -> str
     )
 
 
+def _endpoint_url() -> str:
+    """This endpoint's public URL: the issuer's, whatever Host header the request carried."""
+    return services().settings.issuer + flask_request.path
+
+
+def _transport_refusal() -> InvalidRequestError | None:
+    """Authlib allows plain http only on loopback; our issuer decides, never the Host header.
+
+    An https issuer (required in production) always passes. An http issuer on another host
+    is a development set-up that needs ``AUTHLIB_INSECURE_TRANSPORT=1``; without it, answer
+    400 saying so instead of letting Authlib's InsecureTransportError become a 500.
+    """
+    if is_secure_transport(_endpoint_url()):
+        return None
+    return InvalidRequestError(
+        f"OAuth requires https, and this server's issuer {services().settings.issuer} is plain "
+        "http on a host other than localhost: its operator must set CHATFRAME_ISSUER to an "
+        "https:// URL (or, in development only, set AUTHLIB_INSECURE_TRANSPORT=1)."
+    )
+
+
 class ChatframeAuthorizationServer(AuthorizationServer):
     """Token endpoint, revocation and introspection, on Authlib's machinery."""
 
@@ -128,7 +150,7 @@ class ChatframeAuthorizationServer(AuthorizationServer):
         self.register_endpoint(ChatframeIntrospectionEndpoint)
 
     def create_oauth2_request(self, request: Any) -> ChatframeRequest:
-        return ChatframeRequest(flask_request)
+        return ChatframeRequest(flask_request, uri=_endpoint_url())
 
     def create_token_response(self, request: Any = None) -> Response:
         if flask_request.args:
@@ -137,7 +159,16 @@ class ChatframeAuthorizationServer(AuthorizationServer):
                 "Send token endpoint parameters in the form body, never in the URL."
             )
             return self.handle_error_response(None, error)
+        refusal = _transport_refusal()
+        if refusal is not None:
+            return self.handle_error_response(None, refusal)
         return super().create_token_response(request)
+
+    def create_endpoint_response(self, name: str, request: Any = None) -> Response:
+        refusal = _transport_refusal()
+        if refusal is not None:
+            return self.handle_error_response(None, refusal)
+        return super().create_endpoint_response(name, request)
 
     def handle_error_response(self, request: Any, error: Any) -> Response:
         if not error.description:

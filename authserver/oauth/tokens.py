@@ -6,11 +6,12 @@ import secrets
 import time
 from typing import Any
 
-from joserfc import jws, jwt
+from joserfc import jwt
 from joserfc.errors import JoseError
 
 from ..config import Settings
 from ..keys import KeyStore
+from ..strictjson import StrictJSONError, compact_jws
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
 
@@ -133,8 +134,8 @@ class TokenIssuer:
 
     def _verify_signature(self, token: str) -> dict[str, Any]:
         try:
-            header = jws.extract_compact(token.encode("ascii")).headers()
-        except (JoseError, ValueError, UnicodeError) as exc:
+            header = compact_jws(token)[0]  # strict JSON before joserfc reads it
+        except StrictJSONError as exc:
             raise TokenError("not a JWT") from exc
         if header.get("typ") != ACCESS_TOKEN_TYP or header.get("alg") != "ES256":
             raise TokenError("not a Chatframe access token")

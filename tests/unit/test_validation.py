@@ -14,6 +14,10 @@ from authserver.validation import normalize_cidr, normalize_origin
         ("https://App.Example.com", "https://app.example.com"),
         ("https://app.example.com:443/", "https://app.example.com"),
         ("http://localhost:5001", "http://localhost:5001"),
+        # internationalised hosts as browsers send them in Origin: punycode (UTS #46)
+        ("https://exämple.com", "https://xn--exmple-cua.com"),
+        ("https://BÜCHER.example:8443", "https://xn--bcher-kva.example:8443"),
+        ("https://straße.de", "https://xn--strae-oqa.de"),
     ],
 )
 def test_origins_are_normalised(raw: str, expected: str) -> None:
@@ -29,6 +33,7 @@ def test_origins_are_normalised(raw: str, expected: str) -> None:
         "ftp://x.example",
         "https://user@app.example.com",
         "https://app.example.com?x=1",
+        "https://\u0301a.example",  # not a valid internationalised domain name
     ],
 )
 def test_bad_origins_are_refused(raw: str) -> None:

@@ -14,6 +14,7 @@ from ...ephemeral import seconds_until_reset
 from ...events import EventType
 from ...extensions import db
 from ...security import fingerprint
+from ...validation import ascii_origin
 from ..client_auth import ClientJwtError, verify_client_jwt
 from ..errors import (
     InvalidClientError,
@@ -55,6 +56,14 @@ def explain_denials(partner_user_id: str, denied: dict[str, str]) -> str:
     return "These bots are not available to this user: " + "; ".join(parts) + "."
 
 
+def _origin_hint(origin: str) -> str:
+    """For an origin written with a Unicode host: the ASCII form it is compared in."""
+    ascii_form = None if origin.isascii() else ascii_origin(origin)
+    if ascii_form is None:
+        return ""
+    return f" Origins are compared as browsers send them, with the host in punycode: {ascii_form}."
+
+
 @dataclass
 class Subject:
     partner_user_id: str
@@ -82,6 +91,7 @@ class TokenExchangeGrant(ChatframeGrant):
                 f"The origin {origin[:300]} is not registered for client {client.id}. Add it to "
                 f"the client's allowed origins (console: Clients, {client.id}; or chatframe "
                 f"clients update {client.id} --origin ... with every origin)."
+                + _origin_hint(origin)
             )
         user = find_partner_user(client.customer_id, subject.partner_user_id)
         bots, scope = self._bots()

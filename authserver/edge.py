@@ -1,0 +1,80 @@
+"""The edge: what every request must be before any view, grant or query sees it.
+
+One rule for all endpoints, so both storage backends answer the same: no NUL character in the
+path, the query, form fields, header values or Basic credentials (PostgreSQL refuses NUL in a
+string, SQLite stores it), Basic credentials that are UTF-8, and JSON bodies that pass
+``strictjson``. Anything else is 400 ``invalid_request`` with a sentence saying what to fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote
+
+from flask import Flask, Request, Response, jsonify, request
+
+from .strictjson import StrictJSONProvider
+
+MAX_BODY = 64 * 1024  # bytes: the largest request body Chatframe reads (413 beyond)
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def init_app(app: Flask) -> None:
+    """Make JSON parsing strict and refuse malformed requests before anything else runs."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json = StrictJSONProvider(app)
+    app.before_request(_refuse_malformed)
+
+
+def _refuse_malformed() -> Response | None:
+    problem = malformed(request)
+    if problem is None:
+        return None
+    response = jsonify(error="invalid_request", error_description=problem)
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def malformed(req: Request) -> str | None:
+    """Why ``req`` cannot be served, or None when it is well-formed."""
+    if "\x00" in req.path:
+        return "The URL path contains a NUL character."
+    if _has_nul(req.args.items(multi=True)):
+        return "A query parameter contains a NUL character."
+    if any("\x00" in value for value in req.headers.values()):
+        return "A request header contains a NUL character."
+    problem = _basic_credentials_problem(req.headers.get("Authorization", ""))
+    if problem:
+        return problem
+    if req.mimetype in _FORMS and _has_nul(req.form.items(multi=True)):
+        return "A form field contains a NUL character."
+    return None
+
+
+def _has_nul(items: Any) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in items)
+
+
+def _basic_credentials_problem(header: str) -> str | None:
+    """Basic credentials must decode (base64, then UTF-8, then form-decoding, RFC 6749 §2.3.1)
+    to text without NUL; undecodable base64 is left to client authentication to refuse."""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(token.strip())
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return (
+            "The Basic credentials are not UTF-8 text: "
+            "send the base64 of 'client_id:client_secret'."
+        )
+    if "\x00" in unquote(text):
+        return "The Basic credentials contain a NUL character."
+    return None
