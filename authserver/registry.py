@@ -226,7 +226,11 @@ def update_client(
     origins: Iterable[str] | None = None,
     ip_allowlist: Iterable[str] | None = None,
     enabled: bool | None = None,
+    native_enabled: bool | None = None,
+    native_fragment: bool | None = None,
 ) -> Client:
+    """Change what is given; ``native_fragment`` needs native embedding (turning that off
+    turns the fragment fallback off too)."""
     if origins is not None:
         cleaned = clean_origins(origins)
         if not cleaned:
@@ -236,6 +240,16 @@ def update_client(
         client.ip_allowlist = clean_cidrs(ip_allowlist)
     if enabled is not None:
         client.enabled = enabled
+    if native_enabled is not None:
+        client.native_enabled = native_enabled
+    if native_fragment is not None:
+        client.native_fragment = native_fragment
+    if not client.native_enabled:
+        if native_fragment:
+            raise RegistryError(
+                "The native fragment fallback needs native app embedding: enable both."
+            )
+        client.native_fragment = False
     db.session.commit()
     return client
 
