@@ -44,5 +44,12 @@ def install() -> ResponseReturnValue:
         client=client,
         bot=bot,
         origin=origin,
-        snippets=snippets(services().settings.issuer, client.id, origin, bot.id if bot else None),
+        native_origin=services().settings.native_origin,
+        snippets=snippets(
+            services().settings.issuer,
+            client.id,
+            origin,
+            bot.id if bot else None,
+            services().settings.native_origin,
+        ),
     )

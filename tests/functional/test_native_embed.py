@@ -12,7 +12,7 @@ import requests
 
 from tests.conftest import Tenant, assert_refused
 from tests.embed import Iframe
-from tests.functional.conftest import run
+from tests.functional.conftest import ConsoleBrowser, run
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -182,3 +182,70 @@ def test_cli_switches_native_embedding_and_its_fragment_fallback(env: dict[str, 
     assert off.exit_code == 0 and "native apps off" in off.output
     again = run(env, "clients", "update", client, "--native")
     assert again.output.rstrip().endswith("native apps bridge")  # the fallback stayed off
+
+
+def test_console_switches_native_apps_for_its_own_clients_only(
+    owner: ConsoleBrowser, stranger: ConsoleBrowser, tenant: Tenant
+) -> None:
+    path = f"/console/clients/{tenant.client_id}"
+    page = owner.get(path).text
+    assert f"{tenant.server.url}/embed/{tenant.client_id}/native" in page
+    assert (
+        'name="native_enabled"' in page
+        and "checked" not in page.split('id="native-form"')[1].split("</form>")[0]
+    )
+
+    refused = owner.post(f"{path}/native", {"native_fragment": "y"})
+    assert refused.status_code == 400 and "needs native app embedding" in refused.text
+    assert owner.post(f"{path}/native", {"native_enabled": "y"}).status_code == 302
+    assert requests.get(f"{tenant.server.url}/embed/{tenant.client_id}/native", timeout=10).ok
+    saved = owner.post(f"{path}/native", {"native_enabled": "y", "native_fragment": "y"})
+    assert saved.status_code == 302
+    assert fragment_code(tenant).status_code == 200
+
+    assert stranger.post(f"{path}/native", {}).status_code == 404  # another customer's client
+    assert fragment_code(tenant).status_code == 200
+    assert owner.post(f"{path}/native", {}).status_code == 302
+    native = requests.get(f"{tenant.server.url}/embed/{tenant.client_id}/native", timeout=10)
+    assert native.status_code == 404
+
+
+def test_install_page_has_a_bridge_snippet_for_each_platform(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    from tests.functional.test_console_install import install_page, snippet
+
+    page = install_page(owner, tenant)
+    assert "Native app WebViews are off for this client" in page
+    native_url = f"{tenant.server.url}/embed/{tenant.client_id}/native"
+    expected = {
+        "swift": ["WKScriptMessageHandlerWithReply", 'name: "chatframe"', "isMainFrame"],
+        "kotlin": ["WebViewCompat.addWebMessageListener", "setOf(CHATFRAME_ORIGIN)", "isMainFrame"],
+        "react-native": ["react-native-webview", "webView.current?.postMessage", "onMessage"],
+    }
+    for name, needles in expected.items():
+        code = snippet(page, name)
+        assert native_url in code and f'"{tenant.server.url}"' in code, name
+        assert all(needle in code for needle in needles), name
+        assert '"request_id"' in code or "request_id:" in code, name  # echoed back
+        assert "addJavascriptInterface(" not in code and "#code=" not in code, name
+
+    set_native(tenant, native=True)
+    assert "Native app WebViews are off" not in install_page(owner, tenant)
+
+
+def test_the_webview_guide_shows_the_install_page_snippets() -> None:
+    from pathlib import Path
+
+    from authserver.console.snippets import snippets
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "webview.md").read_text()
+    filled = snippets(
+        "https://chat.example.com",
+        "cf_YOUR_CLIENT_ID",
+        "https://www.example.com",
+        None,
+        "https://chat.example.com",
+    )
+    for code in (filled.swift, filled.kotlin, filled.react_native):
+        assert code.rstrip() in guide
