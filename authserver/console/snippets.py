@@ -133,18 +133,11 @@ final class ChatViewController: UIViewController, WKScriptMessageHandlerWithRepl
         let configuration = WKWebViewConfiguration()
         configuration.websiteDataStore = .nonPersistent()
         configuration.userContentController.addScriptMessageHandler(
-            self, contentWorld: .page, name: "chatframe")
+            WeakReplyHandler(self), contentWorld: .page, name: "chatframe")
         webView = WKWebView(frame: view.bounds, configuration: configuration)
         webView.autoresizingMask = [.flexibleWidth, .flexibleHeight]
         view.addSubview(webView)
         webView.load(URLRequest(url: Self.chatURL))
-    }
-
-    override func viewDidDisappear(_ animated: Bool) {
-        super.viewDidDisappear(animated)
-        // The content controller retains its handlers: remove ours when the chat goes away.
-        webView.configuration.userContentController.removeScriptMessageHandler(
-            forName: "chatframe", contentWorld: .page)
     }
 
     func userContentController(
@@ -193,6 +186,23 @@ final class ChatViewController: UIViewController, WKScriptMessageHandlerWithRepl
         let body = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let code = body?["code"] as? String else { throw URLError(.badServerResponse) }
         return code
+    }
+}
+
+/// WKUserContentController retains its handlers: hold the view controller weakly.
+private final class WeakReplyHandler: NSObject, WKScriptMessageHandlerWithReply {
+    private weak var target: WKScriptMessageHandlerWithReply?
+
+    init(_ target: WKScriptMessageHandlerWithReply) { self.target = target }
+
+    func userContentController(
+        _ userContentController: WKUserContentController,
+        didReceive message: WKScriptMessage,
+        replyHandler: @escaping (Any?, String?) -> Void
+    ) {
+        guard let target else { return replyHandler(nil, nil) }
+        target.userContentController(
+            userContentController, didReceive: message, replyHandler: replyHandler)
     }
 }
 """
