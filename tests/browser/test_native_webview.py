@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Stack
+from tests.browser.test_embed_chat import send
 from tests.embed import Backend, Iframe
 
 # A stand-in for the app, installed like the real bridges: in the Chatframe page only (Android's
@@ -178,10 +179,7 @@ def test_native_page_signs_in_through_each_bridge_shape(
     assert not any(code in r.split(" ", 1)[0] for r in requests_seen)  # never in a URL
     assert code not in page.url
 
-    page.locator("#message").fill("How do I update my card?")
-    page.locator("#message").press("Enter")
-    page.locator(".message.from-bot").nth(1).wait_for(timeout=15000)
-    assert "Update card" in page.locator(".message.from-bot .bubble").nth(1).inner_text()
+    assert "Update card" in send(page, "How do I update my card?")
 
 
 @pytest.mark.parametrize("shape", SHAPES)
