@@ -148,6 +148,13 @@ def clean_origins(origins: Iterable[str]) -> list[str]:
         cleaned = [normalize_origin(o, production=production) for o in origins]
     except ValueError as exc:
         raise RegistryError(str(exc)) from exc
+    native_origin = services().settings.native_origin
+    if native_origin in cleaned:
+        # Codes for Chatframe's own origin are native app codes (see Client.native_enabled).
+        raise RegistryError(
+            f"{native_origin} is Chatframe's own origin, not a page of yours: to show the chat "
+            "in a mobile app, turn on native app embedding instead."
+        )
     return list(dict.fromkeys(cleaned))
 
 

@@ -249,3 +249,12 @@ def test_the_webview_guide_shows_the_install_page_snippets() -> None:
     )
     for code in (filled.swift, filled.kotlin, filled.react_native):
         assert code.rstrip() in guide
+
+
+def test_chatframes_own_origin_cannot_be_registered_as_a_web_origin(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    response = owner.post(
+        f"/console/clients/{tenant.client_id}", {"origins": tenant.server.url, "ip_allowlist": ""}
+    )
+    assert response.status_code == 400 and "turn on native app embedding" in response.text
