@@ -425,14 +425,26 @@ def clients_set_jwks(client_id: str, jwks_file: Path) -> None:
 @click.option("--ip", "cidrs", multiple=True, help="Replace the IP allowlist.")
 @click.option("--clear-ips", is_flag=True, help="Remove the IP allowlist.")
 @click.option("--enable/--disable", default=None)
+@click.option(
+    "--native/--no-native",
+    default=None,
+    help="Allow native app WebViews (/embed/CLIENT_ID/native, codes over the app's bridge).",
+)
+@click.option(
+    "--native-fragment/--no-native-fragment",
+    default=None,
+    help="Also accept a code in the native page's URL fragment (weaker; needs --native).",
+)
 def clients_update(
     client_id: str,
     origins: tuple[str, ...],
     cidrs: tuple[str, ...],
     clear_ips: bool,
     enable: bool | None,
+    native: bool | None,
+    native_fragment: bool | None,
 ) -> None:
-    """Change a client's origins, IP allowlist or enabled state."""
+    """Change a client's origins, IP allowlist, enabled state or native app embedding."""
     from . import registry
 
     with _context():
@@ -441,11 +453,18 @@ def clients_update(
             origins=origins or None,
             ip_allowlist=[] if clear_ips else (cidrs or None),
             enabled=enable,
+            native_enabled=native,
+            native_fragment=native_fragment,
+        )
+        native_state = (
+            "bridge + fragment"
+            if client.allows_native_fragment
+            else ("bridge" if client.native_enabled else "off")
         )
         click.echo(
             f"{client.id}: origins {', '.join(client.allowed_origins)}; "
             f"IPs {', '.join(client.ip_allowlist) or 'any'}; "
-            f"{'enabled' if client.enabled else 'disabled'}"
+            f"{'enabled' if client.enabled else 'disabled'}; native apps {native_state}"
         )
 
 

@@ -44,6 +44,8 @@ class ClientRecord:
     allowed_origins: tuple[str, ...]
     ip_allowlist: tuple[str, ...]
     enabled: bool
+    native_enabled: bool = False
+    native_fragment: bool = False
     networks: tuple[IpNetwork, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -59,6 +61,8 @@ class ClientRecord:
             allowed_origins=tuple(row.allowed_origins or ()),
             ip_allowlist=cidrs,
             enabled=bool(row.enabled),
+            native_enabled=bool(row.native_enabled),
+            native_fragment=bool(row.native_fragment),
             networks=tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs),
         )
 
@@ -82,6 +86,11 @@ class ClientRecord:
 
     def allows_origin(self, origin: str) -> bool:
         return origin in self.allowed_origins
+
+    @property
+    def allows_native_fragment(self) -> bool:
+        """Whether the native page may take a code from its URL fragment (the weaker mode)."""
+        return self.native_enabled and self.native_fragment
 
     def allows_ip(self, ip: str | None) -> bool:
         """True when no allowlist is set or ``ip`` falls in one of its CIDR blocks."""
@@ -121,6 +130,8 @@ _COLUMNS = [
     Client.allowed_origins,
     Client.ip_allowlist,
     Client.enabled,
+    Client.native_enabled,
+    Client.native_fragment,
 ]
 
 

@@ -59,6 +59,15 @@ class Settings:
         return f"{self.issuer}/oauth/token"
 
     @property
+    def native_origin(self) -> str:
+        """The origin embed codes for native app WebViews are bound to: Chatframe's own.
+
+        A native app has no web origin; ``/embed/{client_id}/native`` runs on ours.
+        """
+        parts = urlsplit(self.issuer)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
     def max_signed_token_ttl(self) -> int:
         """Longest lifetime of anything we sign: a retired key must stay published this long."""
         return max(self.access_token_ttl, self.id_token_ttl)

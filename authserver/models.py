@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -71,9 +72,18 @@ class Client(Base):
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     ip_allowlist: Mapped[list[str]] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Native app WebViews (/embed/{client_id}/native): off by default; the fragment fallback
+    # (a code in the URL fragment, not bound to the page's keys) is weaker and needs both.
+    native_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    native_fragment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     customer: Mapped[Customer] = relationship()
+
+    @property
+    def allows_native_fragment(self) -> bool:
+        """Whether the native page may take a code from its URL fragment (the weaker mode)."""
+        return bool(self.native_enabled and self.native_fragment)
 
 
 class Bot(Base):

@@ -148,6 +148,13 @@ def clean_origins(origins: Iterable[str]) -> list[str]:
         cleaned = [normalize_origin(o, production=production) for o in origins]
     except ValueError as exc:
         raise RegistryError(str(exc)) from exc
+    native_origin = services().settings.native_origin
+    if native_origin in cleaned:
+        # Codes for Chatframe's own origin are native app codes (see Client.native_enabled).
+        raise RegistryError(
+            f"{native_origin} is Chatframe's own origin, not a page of yours: to show the chat "
+            "in a mobile app, turn on native app embedding instead."
+        )
     return list(dict.fromkeys(cleaned))
 
 
@@ -228,7 +235,11 @@ def update_client(
     origins: Iterable[str] | None = None,
     ip_allowlist: Iterable[str] | None = None,
     enabled: bool | None = None,
+    native_enabled: bool | None = None,
+    native_fragment: bool | None = None,
 ) -> Client:
+    """Change what is given; ``native_fragment`` needs native embedding (turning that off
+    turns the fragment fallback off too)."""
     if origins is not None:
         cleaned = clean_origins(origins)
         if not cleaned:
@@ -238,6 +249,16 @@ def update_client(
         client.ip_allowlist = clean_cidrs(ip_allowlist)
     if enabled is not None:
         client.enabled = enabled
+    if native_enabled is not None:
+        client.native_enabled = native_enabled
+    if native_fragment is not None:
+        client.native_fragment = native_fragment
+    if not client.native_enabled:
+        if native_fragment:
+            raise RegistryError(
+                "The native fragment fallback needs native app embedding: enable both."
+            )
+        client.native_fragment = False
     db.session.commit()
     services().clients.invalidate(client.id)
     return client

@@ -1,7 +1,8 @@
-"""The embed page ``/embed/{client_id}``, the iframe's static files and the host-page SDK.
+"""The embed page ``/embed/{client_id}``, its native-app twin, static files and the SDK.
 
-The embed page may be framed only by the client's allowed origins (CSP ``frame-ancestors``)
-and runs only our own scripts. Nothing is read from its URL but the public client_id.
+The embed page may be framed only by the client's allowed origins (CSP ``frame-ancestors``),
+the native page by nobody; both run only our own scripts. Nothing is read from their URLs but
+the public client_id (and, on the native page in fragment mode, the fragment's code).
 """
 
 from __future__ import annotations
@@ -71,6 +72,36 @@ def embed_page(client_id: str) -> Response:
     response.headers["Content-Security-Policy"] = embed_csp(list(client.allowed_origins))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/embed/<client_id>/native")
+def native_page(client_id: str) -> Response:
+    """The chat as a top-level page for native app WebViews; its code comes from the app.
+
+    Never framed, never an opener's puppet (COOP), no referrer: the code reaches it over the
+    app's bridge, or (fragment mode) in the URL fragment that fragment.js clears first thing.
+    """
+    client = _client(client_id)
+    if client is None or not client.native_enabled:
+        template = "chatapp/not_found.html" if client is None else "chatapp/native_unavailable.html"
+        response = Response(render_template(template), status=404, mimetype="text/html")
+    else:
+        settings = services().settings
+        config = {
+            "clientId": client.id,
+            "issuer": settings.issuer,
+            "mode": "native",
+            "nativeOrigin": settings.native_origin,
+            "fragment": client.allows_native_fragment,
+        }
+        response = Response(
+            render_template("chatapp/native.html", config=config), mimetype="text/html"
+        )
+    response.headers["Content-Security-Policy"] = embed_csp([])
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     return response
 
 

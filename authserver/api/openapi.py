@@ -423,8 +423,6 @@ def _schemas() -> dict[str, Any]:
                 "subject_token_type",
                 "scope",
                 "origin",
-                "code_challenge",
-                "code_challenge_method",
             ],
             "properties": {
                 "grant_type": {"const": "urn:ietf:params:oauth:grant-type:token-exchange"},
@@ -437,21 +435,32 @@ def _schemas() -> dict[str, Any]:
                 },
                 "requested_token_type": {"const": "urn:chatframe:token-type:embed-code"},
                 "scope": _string("`bot:<bot_id>` entries, optionally `chat`."),
-                "origin": _string("The exact origin of the host page."),
-                "code_challenge": {"type": "string"},
+                "origin": _string(
+                    "The exact origin of the host page, or Chatframe's own origin for the "
+                    "native app page (when the client enables native app embedding)."
+                ),
+                "code_challenge": _string(
+                    "PKCE (S256). Required, except for a native fragment-mode code (origin = "
+                    "Chatframe's origin, client with the fragment fallback on), which has none."
+                ),
                 "code_challenge_method": {"const": "S256"},
-                "dpop_jkt": _string("The iframe's DPoP key thumbprint (RFC 7638)."),
+                "dpop_jkt": _string(
+                    "The page's DPoP key thumbprint (RFC 7638); not with a fragment-mode code."
+                ),
                 "nonce": {"type": "string"},
                 **CLIENT_AUTH_FIELDS,
             },
         },
         "AuthorizationCodeRequest": {
             "type": "object",
-            "required": ["grant_type", "code", "code_verifier", "client_id", "origin"],
+            "required": ["grant_type", "code", "client_id", "origin"],
             "properties": {
                 "grant_type": {"const": "authorization_code"},
                 "code": _string("The one-time embed code."),
-                "code_verifier": {"type": "string"},
+                "code_verifier": _string(
+                    "PKCE verifier; required for every code except a native fragment-mode one "
+                    "(which needs a DPoP proof instead and refuses a verifier)."
+                ),
                 "client_id": {"type": "string"},
                 "origin": {"type": "string"},
             },

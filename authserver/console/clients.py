@@ -1,4 +1,5 @@
-"""Clients: create (the secret is shown once), list, origins and IPs, secret rotation, JWKS."""
+"""Clients: create (the secret is shown once), list, origins and IPs, native apps, secret
+rotation, JWKS."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from ..extensions import db
 from ..models import Client
 from ..services import services
 from . import bp, confirm
-from .forms import ClientForm, ClientSettingsForm, JwksForm, RotateSecretForm, lines
+from .forms import (
+    ClientForm,
+    ClientSettingsForm,
+    JwksForm,
+    NativeAppsForm,
+    RotateSecretForm,
+    lines,
+)
 from .scope import customer_id, owned_client
 
 
@@ -49,6 +57,7 @@ def _detail(
     client: Client,
     *,
     settings_form: ClientSettingsForm | None = None,
+    native_form: NativeAppsForm | None = None,
     rotate_form: RotateSecretForm | None = None,
     jwks_form: JwksForm | None = None,
     error: str | None = None,
@@ -58,6 +67,10 @@ def _detail(
         settings_form = ClientSettingsForm(formdata=None)
         settings_form.origins.data = "\n".join(client.allowed_origins)
         settings_form.ip_allowlist.data = "\n".join(client.ip_allowlist or [])
+    if native_form is None:
+        native_form = NativeAppsForm(formdata=None)
+        native_form.native_enabled.data = client.native_enabled
+        native_form.native_fragment.data = client.allows_native_fragment
     if rotate_form is None:
         rotate_form = RotateSecretForm(formdata=None, grace=services().settings.client_secret_grace)
     if jwks_form is None:
@@ -67,6 +80,8 @@ def _detail(
         "console/client.html",
         client=client,
         settings_form=settings_form,
+        native_form=native_form,
+        native_url=f"{services().settings.issuer}/embed/{client.id}/native",
         rotate_form=rotate_form,
         jwks_form=jwks_form,
         error=error,
@@ -94,6 +109,25 @@ def update_client(client_id: str) -> ResponseReturnValue:
         db.session.rollback()
         return _detail(client, settings_form=form, error=str(exc), status=400)
     flash("Allowed origins and IP allowlist saved.", "success")
+    return redirect(url_for("console.client", client_id=client.id))
+
+
+@bp.post("/clients/<client_id>/native")
+def set_native_apps(client_id: str) -> ResponseReturnValue:
+    client = owned_client(client_id)
+    form = NativeAppsForm()
+    if not form.validate_on_submit():
+        return _detail(client, native_form=form, status=400)
+    try:
+        registry.update_client(
+            client,
+            native_enabled=bool(form.native_enabled.data),
+            native_fragment=bool(form.native_fragment.data),
+        )
+    except registry.RegistryError as exc:
+        db.session.rollback()
+        return _detail(client, native_form=form, error=str(exc), status=400)
+    flash("Native app settings saved.", "success")
     return redirect(url_for("console.client", client_id=client.id))
 
 

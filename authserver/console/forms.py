@@ -88,6 +88,19 @@ class ClientSettingsForm(FlaskForm):
     ip_allowlist = TextAreaField("IP allowlist", description=_IPS_HINT)
 
 
+class NativeAppsForm(FlaskForm):
+    native_enabled = BooleanField(
+        "Allow native app WebViews",
+        description="Your iOS, Android or React Native app opens /embed/<client_id>/native and "
+        "hands it a code over a native bridge.",
+    )
+    native_fragment = BooleanField(
+        "Also accept a code in the URL fragment (weaker)",
+        description="For apps without a bridge: the code is not bound to the page's keys, so "
+        "anyone who sees it within 60 s can use it once. Needs native app WebViews.",
+    )
+
+
 class RotateSecretForm(FlaskForm):
     grace = IntegerField(
         "Grace period (seconds)",

@@ -47,7 +47,13 @@ def install() -> ResponseReturnValue:
         bot=bot,
         origin=origin,
         issuer=services().settings.issuer,
+        native_origin=services().settings.native_origin,
         snippets=snippets(
-            services().settings.issuer, client.id, origin, bot.id if bot else None, sdk_build()
+            services().settings.issuer,
+            client.id,
+            origin,
+            bot.id if bot else None,
+            sdk_build(),
+            services().settings.native_origin,
         ),
     )

@@ -195,6 +195,197 @@ export async function embedCode(userId, botIds, { codeChallenge, dpopJkt, origin
 """
 
 
+SWIFT = """\
+import UIKit
+import WebKit
+
+/// The Chatframe chat in a WKWebView (iOS 14+). The page asks for a one-time code over the
+/// "chatframe" message handler; the reply goes back as the postMessage promise's value.
+final class ChatViewController: UIViewController, WKScriptMessageHandlerWithReply {
+    static let chatframeHost = URL(string: "%%NATIVE_ORIGIN%%")!
+    static let chatURL = URL(string: "%%ISSUER%%/embed/%%CLIENT_ID%%/native")!
+    // Your backend's endpoint that returns {"code": …} for the app's signed-in user.
+    static let codeEndpoint = URL(string: "https://api.your-app.example/chatframe/code")!
+
+    private var webView: WKWebView!
+
+    override func viewDidLoad() {
+        super.viewDidLoad()
+        let configuration = WKWebViewConfiguration()
+        configuration.websiteDataStore = .nonPersistent()
+        configuration.userContentController.addScriptMessageHandler(
+            WeakReplyHandler(self), contentWorld: .page, name: "chatframe")
+        webView = WKWebView(frame: view.bounds, configuration: configuration)
+        webView.autoresizingMask = [.flexibleWidth, .flexibleHeight]
+        view.addSubview(webView)
+        webView.load(URLRequest(url: Self.chatURL))
+    }
+
+    func userContentController(
+        _ userContentController: WKUserContentController,
+        didReceive message: WKScriptMessage,
+        replyHandler: @escaping (Any?, String?) -> Void
+    ) {
+        // Answer Chatframe's own page only, in the top frame; ignore everything else.
+        let origin = message.frameInfo.securityOrigin
+        guard message.frameInfo.isMainFrame,
+              origin.protocol == Self.chatframeHost.scheme,
+              origin.host == Self.chatframeHost.host,
+              origin.port == (Self.chatframeHost.port ?? 0),
+              let text = message.body as? String,
+              let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
+              let ready = json as? [String: Any],
+              ready["chatframe"] as? Int == 1, ready["type"] as? String == "READY",
+              let requestId = ready["request_id"] as? String,
+              let codeChallenge = ready["code_challenge"] as? String,
+              let dpopJkt = ready["dpop_jkt"] as? String
+        else { return replyHandler(nil, nil) }  // AUTH_SUCCESS, AUTH_ERROR, …: nothing to answer
+        Task { @MainActor in
+            do {
+                let code = try await Self.embedCode(codeChallenge: codeChallenge, dpopJkt: dpopJkt)
+                let reply: [String: Any] = [
+                    "chatframe": 1, "type": "AUTH", "code": code, "request_id": requestId,
+                ]
+                let json = try JSONSerialization.data(withJSONObject: reply)
+                replyHandler(String(decoding: json, as: UTF8.self), nil)
+            } catch {
+                replyHandler(nil, "No code")
+            }
+        }
+    }
+
+    /// Your backend checks the app's signed-in user, then calls Chatframe's token exchange
+    /// with origin=%%NATIVE_ORIGIN%% and these two values.
+    static func embedCode(codeChallenge: String, dpopJkt: String) async throws -> String {
+        var request = URLRequest(url: codeEndpoint)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONSerialization.data(withJSONObject: [
+            "codeChallenge": codeChallenge, "codeChallengeMethod": "S256", "dpopJkt": dpopJkt,
+        ])
+        let (data, _) = try await URLSession.shared.data(for: request)
+        let body = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        guard let code = body?["code"] as? String else { throw URLError(.badServerResponse) }
+        return code
+    }
+}
+
+/// WKUserContentController retains its handlers: hold the view controller weakly.
+private final class WeakReplyHandler: NSObject, WKScriptMessageHandlerWithReply {
+    private weak var target: WKScriptMessageHandlerWithReply?
+
+    init(_ target: WKScriptMessageHandlerWithReply) { self.target = target }
+
+    func userContentController(
+        _ userContentController: WKUserContentController,
+        didReceive message: WKScriptMessage,
+        replyHandler: @escaping (Any?, String?) -> Void
+    ) {
+        guard let target else { return replyHandler(nil, nil) }
+        target.userContentController(
+            userContentController, didReceive: message, replyHandler: replyHandler)
+    }
+}
+"""
+
+KOTLIN = """\
+import android.annotation.SuppressLint
+import android.net.Uri
+import android.webkit.WebView
+import androidx.lifecycle.LifecycleCoroutineScope
+import androidx.webkit.WebViewCompat
+import androidx.webkit.WebViewFeature
+import kotlinx.coroutines.launch
+import org.json.JSONObject
+
+const val CHATFRAME_ORIGIN = "%%NATIVE_ORIGIN%%"
+const val CHAT_URL = "%%ISSUER%%/embed/%%CLIENT_ID%%/native"
+
+/**
+ * Shows the Chatframe chat (androidx.webkit 1.3+). The page asks for a one-time code through
+ * the "chatframe" web message listener, injected into Chatframe's origin only; never use
+ * addJavascriptInterface. [embedCode] asks your backend, which calls Chatframe's token
+ * exchange with origin=%%NATIVE_ORIGIN%%.
+ */
+@SuppressLint("SetJavaScriptEnabled")
+fun WebView.showChatframe(
+    scope: LifecycleCoroutineScope,  // e.g. lifecycleScope: replies are posted on the main thread
+    embedCode: suspend (codeChallenge: String, dpopJkt: String) -> String,
+) {
+    check(WebViewFeature.isFeatureSupported(WebViewFeature.WEB_MESSAGE_LISTENER)) {
+        "This WebView is too old for Chatframe's bridge: update Android System WebView."
+    }
+    settings.javaScriptEnabled = true
+    WebViewCompat.addWebMessageListener(this, "chatframe", setOf(CHATFRAME_ORIGIN)) {
+            _, message, sourceOrigin, isMainFrame, replyProxy ->
+        if (!isMainFrame || sourceOrigin != Uri.parse(CHATFRAME_ORIGIN)) {
+            return@addWebMessageListener
+        }
+        val ready = runCatching { JSONObject(message.data ?: "") }.getOrNull()
+            ?: return@addWebMessageListener
+        if (ready.optInt("chatframe") != 1 || ready.optString("type") != "READY") {
+            return@addWebMessageListener  // AUTH_SUCCESS, AUTH_ERROR, …: nothing to answer
+        }
+        scope.launch {
+            val code = embedCode(ready.getString("code_challenge"), ready.getString("dpop_jkt"))
+            val reply = JSONObject()
+                .put("chatframe", 1)
+                .put("type", "AUTH")
+                .put("code", code)
+                .put("request_id", ready.getString("request_id"))
+            replyProxy.postMessage(reply.toString())
+        }
+    }
+    loadUrl(CHAT_URL)
+}
+"""
+
+REACT_NATIVE = """\
+import { useRef } from "react";
+import { WebView } from "react-native-webview";
+
+const CHATFRAME_ORIGIN = "%%NATIVE_ORIGIN%%";
+const CHAT_URL = "%%ISSUER%%/embed/%%CLIENT_ID%%/native";
+
+// The Chatframe chat in react-native-webview. The page asks for a one-time code with
+// window.ReactNativeWebView.postMessage; the answer goes back with webView.postMessage.
+// getCode({ codeChallenge, codeChallengeMethod, dpopJkt }) asks your backend, which calls
+// Chatframe's token exchange with origin=%%NATIVE_ORIGIN%%.
+export function Chat({ getCode }) {
+  const webView = useRef(null);
+
+  async function onMessage(event) {
+    if (!event.nativeEvent.url.startsWith(`${CHATFRAME_ORIGIN}/`)) return;
+    let ready;
+    try {
+      ready = JSON.parse(event.nativeEvent.data);
+    } catch {
+      return;
+    }
+    if (ready?.chatframe !== 1 || ready.type !== "READY") return; // AUTH_SUCCESS, …
+    const code = await getCode({
+      codeChallenge: ready.code_challenge,
+      codeChallengeMethod: ready.code_challenge_method,
+      dpopJkt: ready.dpop_jkt,
+    });
+    webView.current?.postMessage(
+      JSON.stringify({ chatframe: 1, type: "AUTH", code, request_id: ready.request_id }),
+    );
+  }
+
+  return (
+    <WebView
+      ref={webView}
+      source={{ uri: CHAT_URL }}
+      originWhitelist={[CHATFRAME_ORIGIN]}
+      onMessage={onMessage}
+      incognito
+    />
+  );
+}
+"""
+
+
 @dataclass(frozen=True)
 class Snippets:
     page_script: str
@@ -203,10 +394,18 @@ class Snippets:
     curl: str
     python: str
     node: str
+    swift: str
+    kotlin: str
+    react_native: str
 
 
 def snippets(
-    issuer: str, client_id: str, origin: str, bot_id: str | None, sdk: SdkBuild
+    issuer: str,
+    client_id: str,
+    origin: str,
+    bot_id: str | None,
+    sdk: SdkBuild,
+    native_origin: str,
 ) -> Snippets:
     """Every snippet, filled in (``$BOT_ID`` stands in until the customer has a bot)."""
     # %%NAME%% placeholders: JavaScript's ${NAME} and Python's {name} stay untouched.
@@ -215,6 +414,7 @@ def snippets(
         "%%PINNED_URL%%": f"{issuer}/sdk/{sdk.version}/chatframe.js",
         "%%INTEGRITY%%": sdk.classic_integrity,
         "%%ISSUER%%": issuer,
+        "%%NATIVE_ORIGIN%%": native_origin,
         "%%CLIENT_ID%%": client_id,
         "%%ORIGIN%%": origin,
         "%%BOT_ID%%": bot_id or "$BOT_ID",
@@ -232,4 +432,7 @@ def snippets(
         fill(CURL),
         fill(PYTHON),
         fill(NODE),
+        fill(SWIFT),
+        fill(KOTLIN),
+        fill(REACT_NATIVE),
     )

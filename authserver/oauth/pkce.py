@@ -36,6 +36,13 @@ class S256CodeChallenge:
 
     def validate_code_verifier(self, grant: Any, result: Any) -> None:
         verifier = grant.request.param("code_verifier")
+        if grant.request.authorization_code.get("fragment"):
+            # A native fragment-mode code has no challenge by design (DPoP binds it instead).
+            if verifier:
+                raise InvalidGrantError(
+                    "A code from the URL fragment is redeemed without a code_verifier."
+                )
+            return
         challenge = grant.request.authorization_code.get("code_challenge")
         if not challenge:
             # RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a

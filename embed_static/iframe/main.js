@@ -1,35 +1,29 @@
-// The iframe: handshake with the host page (HELLO → READY → AUTH), the token session, the chat.
-// Nothing is read from this page's URL; tokens live in memory only.
+// The chat page: handshake through its transport (the host page's postMessage in the iframe,
+// the app's bridge or URL fragment on the native page: HELLO → READY → AUTH), the token
+// session, the chat. Nothing else is read from this page's URL; tokens live in memory only.
 
-import { isAllowedOrigin, makeMessage, parseMessage } from "/sdk/v1/protocol.js";
 import { createDpopKey, createPkce } from "./dpop.js";
 import { OAuthError, TokenSession } from "./session.js";
+import { chooseTransport } from "./transport.js";
 import { ChatView } from "./ui.js";
 
 const config = JSON.parse(document.getElementById("chatframe-config").textContent);
 const view = new ChatView();
+const transport = chooseTransport(config);
 
-let parentOrigin = null; // fixed by the first valid HELLO
 let pending = null; // {pkce, key} between READY and AUTH
 let session = null;
 let chat = null;
 
 function post(type, fields) {
-  if (parentOrigin) window.parent.postMessage(makeMessage("toParent", type, fields), parentOrigin);
+  transport.send(type, fields);
 }
 
-window.addEventListener("message", (event) => {
-  if (window.parent === window || event.source !== window.parent) return;
-  if (!isAllowedOrigin(event.origin, config.allowedOrigins)) return;
-  if (parentOrigin !== null && event.origin !== parentOrigin) return;
-  const message = parseMessage(event.data, "toIframe");
-  if (!message) return;
-  handle(message, event.origin).catch((error) => console.error("Chatframe:", error));
-});
+if (transport.problem) view.setStatus(transport.problem, "error");
+transport.listen((message) => handle(message).catch((error) => console.error("Chatframe:", error)));
 
-async function handle(message, origin) {
+async function handle(message) {
   if (message.type === "HELLO") {
-    parentOrigin = origin;
     if (session && !session.ended) return; // already chatting; a late HELLO changes nothing
     view.hideUnavailable();
     pending ??= { pkce: await createPkce(), key: await createDpopKey() };
@@ -38,6 +32,9 @@ async function handle(message, origin) {
       code_challenge_method: "S256",
       dpop_jkt: pending.key.jkt,
     });
+  } else if (message.type === "AUTH" && message.unbound) {
+    // Fragment mode: no READY, so no PKCE; this page's new key is bound at redemption.
+    await authenticate(message.code, null, await createDpopKey());
   } else if (message.type === "AUTH") {
     if (!pending) return; // AUTH without our READY: ignore
     const { pkce, key } = pending;
@@ -73,7 +70,7 @@ async function authenticate(code, pkce, key) {
     onExpired: () => sessionExpired(next),
   });
   try {
-    await next.redeem({ code, verifier: pkce.verifier, origin: parentOrigin });
+    await next.redeem({ code, verifier: pkce?.verifier, origin: transport.origin });
     const bots = await loadBots(next);
     if (!bots.length) throw new OAuthError(403, "access_denied", "No bot is available to you.");
     session = next;
@@ -108,7 +105,12 @@ function sessionExpired(which) {
   if (session !== which) return;
   session = null;
   view.setComposerEnabled(false);
-  view.setStatus("Your chat session ended. Reconnecting…", "info");
+  view.setStatus(
+    transport.canReconnect
+      ? "Your chat session ended. Reconnecting…"
+      : "Your chat session ended. Close the chat and open it again to continue.",
+    "info",
+  );
   post("SESSION_EXPIRED");
 }
 

@@ -41,15 +41,12 @@ export class TokenSession {
     return Date.now() / 1000 + this.clockOffset;
   }
 
-  /** Trade the one-time code for tokens (PKCE verifier + DPoP proof). */
+  /** Trade the one-time code for tokens (PKCE verifier, when it has one, + DPoP proof). */
   async redeem({ code, verifier, origin }) {
-    const body = new URLSearchParams({
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      client_id: this.clientId,
-      origin,
-    });
+    const body = new URLSearchParams({ grant_type: "authorization_code", code });
+    if (verifier) body.set("code_verifier", verifier); // none for a native fragment-mode code
+    body.set("client_id", this.clientId);
+    body.set("origin", origin);
     this.accept(await this.tokenRequest(body));
   }
 

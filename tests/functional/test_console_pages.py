@@ -125,6 +125,7 @@ PAGES = [
         {"grace": 60},
     ),
     Page("POST", "/console/clients/<client_id>/jwks", client("/jwks"), {"jwks": ""}, 302),
+    Page("POST", "/console/clients/<client_id>/native", client("/native"), {}, 302),
     Page("POST", "/console/clients/<client_id>/disable", client("/disable"), YES, 302),
     Page("POST", "/console/clients/<client_id>/enable", client("/enable"), owner_status=302),
     Page("GET", "/console/bots", lambda w: "/console/bots", kind="own"),

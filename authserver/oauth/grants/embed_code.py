@@ -20,7 +20,7 @@ from ...extensions import db
 from ...models import PartnerUser, Session, utcnow
 from ...security import new_id
 from ...sessions import new_refresh_token, revoke_session
-from ..errors import InvalidGrantError
+from ..errors import InvalidGrantError, InvalidRequestError
 from .base import ChatframeGrant
 
 
@@ -33,11 +33,14 @@ class EmbedCodeGrant(ChatframeGrant):
         client: ClientRecord = self.authenticate_token_endpoint_client()
         self.request.client = client
         code = self.request.require("code")
-        self.request.require("code_verifier")
         origin = self.request.require("origin")
+        code_hash = self.svc.hasher.hash(code)
+        if not self.request.param("code_verifier") and self._live_pkce_code(code_hash):
+            # Refused before the code is touched, like any other malformed request. (A native
+            # fragment-mode code has no verifier; a spent code goes on to reuse detection.)
+            raise InvalidRequestError("The 'code_verifier' parameter is required.")
 
         self.session_id = new_id("ses")
-        code_hash = self.svc.hasher.hash(code)
         consumed = self.svc.store.consume(
             "code",
             code_hash,
@@ -53,11 +56,22 @@ class EmbedCodeGrant(ChatframeGrant):
             raise InvalidGrantError("The code was issued to another client.")
         if data["origin"] != origin:
             raise InvalidGrantError("The origin does not match the origin the code was issued for.")
+        if data.get("fragment") and not client.allows_native_fragment:
+            raise InvalidGrantError("The native fragment fallback is not enabled for this client.")
         self.request.authorization_code = data
 
     def dpop_binding(self) -> tuple[bool, str | None]:
-        jkt = self.request.authorization_code.get("dpop_jkt")
+        code = self.request.authorization_code
+        if code.get("fragment"):
+            # Fragment mode: the key of this first (and only) redemption becomes the session's.
+            return True, None
+        jkt = code.get("dpop_jkt")
         return bool(jkt), jkt
+
+    def _live_pkce_code(self, code_hash: str) -> bool:
+        """Whether the code is unspent and PKCE-bound (not for the native page's fragment)."""
+        data = self.svc.store.get("code", code_hash)
+        return data is not None and not data.get("fragment")
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         data = self.request.authorization_code

@@ -85,7 +85,15 @@ class TokenExchangeGrant(ChatframeGrant):
         if self.request.param("requested_token_type") not in (None, EMBED_CODE_TYPE):
             raise InvalidRequestError(f"requested_token_type must be {EMBED_CODE_TYPE}.")
         origin = self.request.require("origin")
-        if not client.allows_origin(origin):
+        native = origin == self.svc.settings.native_origin
+        if native and not client.native_enabled:
+            self._deny("origin", origin=origin[:300])
+            raise InvalidRequestError(
+                f"The origin {origin[:300]} is Chatframe's native app page, and native app "
+                f"embedding is not enabled for client {client.id}: enable it on the client's "
+                "console page or with 'chatframe clients update --native'."
+            )
+        if not native and not client.allows_origin(origin):
             self._deny("origin", origin=origin[:300])
             raise InvalidRequestError(
                 f"The origin {origin[:300]} is not registered for client {client.id}. Add it to "
@@ -102,12 +110,23 @@ class TokenExchangeGrant(ChatframeGrant):
             user = user or get_or_create_partner_user(client.customer_id, subject.partner_user_id)
             self._deny("bot", partner_user=user.id, bots=denied)
             raise InvalidTargetError(explain_denials(subject.partner_user_id, denied))
-        challenge = validate_code_challenge(
-            self.request.param("code_challenge"), self.request.param("code_challenge_method")
+        fragment = native and self._wants_fragment_code(client)
+        challenge = (
+            None
+            if fragment
+            else validate_code_challenge(
+                self.request.param("code_challenge"), self.request.param("code_challenge_method")
+            )
         )
         dpop_jkt = self.request.param("dpop_jkt")
         if dpop_jkt is not None and not JKT.match(dpop_jkt):
             raise InvalidRequestError("dpop_jkt must be an RFC 7638 SHA-256 thumbprint.")
+        if fragment and dpop_jkt is not None:
+            raise InvalidRequestError(
+                "A code for the URL fragment cannot carry dpop_jkt: the page's key is bound "
+                "when the code is redeemed. Send code_challenge and dpop_jkt together (bridge "
+                "mode) or neither (fragment mode)."
+            )
         nonce = self.request.param("nonce")
         if nonce is not None and not 1 <= len(nonce) <= 255:
             raise InvalidRequestError("nonce must be 1 to 255 characters.")
@@ -120,6 +139,7 @@ class TokenExchangeGrant(ChatframeGrant):
             "code_challenge": challenge,
             "dpop_jkt": dpop_jkt,
             "nonce": nonce,
+            "fragment": fragment,
         }
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
@@ -144,6 +164,7 @@ class TokenExchangeGrant(ChatframeGrant):
             bots=self.exchange["bots"],
             origin=self.exchange["origin"],
             dpop_bound=bool(self.exchange["dpop_jkt"]),
+            delivery="fragment" if self.exchange["fragment"] else "message",
         )
         self.svc.store.put(
             "code",
@@ -159,6 +180,7 @@ class TokenExchangeGrant(ChatframeGrant):
                 "dpop_jkt": self.exchange["dpop_jkt"],
                 "nonce": self.exchange["nonce"],
                 "amr": subject.amr,
+                "fragment": self.exchange["fragment"],
             },
             ttl=ttl,
         )
@@ -225,6 +247,22 @@ class TokenExchangeGrant(ChatframeGrant):
                     f"try again in {retry_after} s.",
                     retry_after=retry_after,
                 )
+
+    def _wants_fragment_code(self, client: ClientRecord) -> bool:
+        """A native-page code without PKCE: only where the client enabled fragment mode.
+
+        Such a code cannot be bound to the page's verifier or key (the app asks for it before
+        the page exists); it is single-use, short-lived and bound to a DPoP key at redemption.
+        """
+        if self.request.param("code_challenge") or self.request.param("code_challenge_method"):
+            return False
+        if not client.allows_native_fragment:
+            raise InvalidRequestError(
+                "code_challenge is required: the native page sends it over the app's bridge. "
+                f"Codes without one (fragment mode) are only issued when client {client.id} "
+                "enables the native fragment fallback."
+            )
+        return True
 
     def _subject(self, client: ClientRecord) -> Subject:
         token = self.request.require("subject_token")
