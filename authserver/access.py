@@ -9,7 +9,7 @@ from sqlalchemy import Row, Select, and_, select
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
-from .models import Bot, Membership, PartnerUser
+from .models import Bot, Membership, PartnerUser, Session
 
 
 def bot_denials(
@@ -45,6 +45,38 @@ def usable_bot(
         _access_query(customer_id, partner_user_pk, [bot_id], *_DISPLAY)
     ).first()
     return row, denial_reason(row, set(amr))
+
+
+def session_with_bot(session_id: str, bot_id: str | None) -> Any:
+    """A session's state and, in the same query, one bot's access and display fields.
+
+    The chat API's token check for a bot route: one round trip reads whether the session is
+    live and whether its user may use that bot right now. ``bot_found`` is None when the bot
+    does not exist or is another customer's.
+    """
+    bot_join = and_(Bot.id == (bot_id or ""), Bot.customer_id == Session.customer_id)
+    member_join = and_(
+        Membership.bot_id == Bot.id, Membership.partner_user_pk == Session.partner_user_pk
+    )
+    return db.session.execute(
+        select(
+            Session.customer_id,
+            Session.partner_user_pk,
+            Session.amr,
+            Session.revoked_at,
+            Session.expires_at,
+            Bot.id.label("bot_found"),
+            Bot.enabled,
+            Bot.access,
+            Bot.require_mfa,
+            Membership.id.label("membership_id"),
+            *_DISPLAY,
+        )
+        .select_from(Session)
+        .outerjoin(Bot, bot_join)
+        .outerjoin(Membership, member_join)
+        .where(Session.id == session_id)
+    ).first()
 
 
 def denial_reason(row: Row[Any] | None, methods: set[str]) -> str | None:

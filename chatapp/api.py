@@ -53,7 +53,7 @@ def authenticated(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.caller = authenticate(request)
+        g.caller = authenticate(request, bot_id=kwargs.get("bot_id"))
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -96,7 +96,7 @@ def _limit() -> int:
 @authenticated
 def get_bot(bot_id: str) -> Response:
     bot = _bot(bot_id)
-    return jsonify(id=bot.id, name=bot.name, greeting=bot.greeting, appearance=bot.appearance or {})
+    return jsonify(id=bot_id, name=bot.name, greeting=bot.greeting, appearance=bot.appearance or {})
 
 
 @bp.get("/bots/<bot_id>/conversations")

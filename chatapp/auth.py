@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Request
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 
-from authserver.access import usable_bot
-from authserver.extensions import db
-from authserver.models import Session, session_is_live
+from authserver.access import denial_reason, session_with_bot, usable_bot
+from authserver.models import session_is_live
 from authserver.oauth.dpop import ALGORITHMS, DPoPProofError, DPoPVerifier
 from authserver.oauth.tokens import TokenError, TokenIssuer
 from authserver.services import services
@@ -51,22 +50,30 @@ class ChatAuthError(Exception):
 
 @dataclass
 class ChatCaller:
-    """Who is calling: the verified token's claims and its live session."""
+    """Who is calling: the verified token's claims and its live session.
+
+    ``route_bot`` is the bot named in the request's path, read with the session in one query.
+    """
 
     claims: dict[str, Any]
     session_id: str
     customer_id: str
     partner_user_pk: str
     amr: list[str]
+    route_bot: tuple[str, Row[Any]] | None = None
 
     def require_bot(self, bot_id: str) -> Row[Any]:
-        """The bot (id, name, greeting, appearance, ...), or 403 unless the token names it
+        """The bot (name, greeting, appearance, ...), or 403 unless the token names it
         and the user may still use it right now."""
         if bot_id not in self.claims.get("bots", []):
             raise ChatAuthError(
                 403, "insufficient_scope", "This access token does not grant that bot."
             )
-        bot, denied = usable_bot(self.customer_id, self.partner_user_pk, bot_id, self.amr)
+        if self.route_bot is not None and self.route_bot[0] == bot_id:
+            bot: Row[Any] | None = self.route_bot[1]
+            denied = denial_reason(bot if bot and bot.bot_found else None, set(self.amr))
+        else:
+            bot, denied = usable_bot(self.customer_id, self.partner_user_pk, bot_id, self.amr)
         if denied or bot is None:
             raise ChatAuthError(
                 403, "insufficient_scope", "You are no longer allowed to use this bot."
@@ -74,8 +81,11 @@ class ChatCaller:
         return bot
 
 
-def authenticate(request: Request) -> ChatCaller:
-    """Check ``Authorization`` (+ ``DPoP``) of a chat request; raise ChatAuthError if refused."""
+def authenticate(request: Request, bot_id: str | None = None) -> ChatCaller:
+    """Check ``Authorization`` (+ ``DPoP``) of a chat request; raise ChatAuthError if refused.
+
+    With ``bot_id`` (a bot route), that bot's access is read in the same query as the session.
+    """
     svc = services()
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     scheme = scheme.lower()
@@ -103,15 +113,7 @@ def authenticate(request: Request) -> ChatCaller:
         )
 
     sid = str(claims.get("sid", ""))
-    session = db.session.execute(
-        select(
-            Session.customer_id,
-            Session.partner_user_pk,
-            Session.amr,
-            Session.revoked_at,
-            Session.expires_at,
-        ).where(Session.id == sid)
-    ).first()
+    session = session_with_bot(sid, bot_id)
     if session is None or not session_is_live(session.revoked_at, session.expires_at):
         raise ChatAuthError(401, "invalid_token", "The session has ended; start a new one.")
     return ChatCaller(
@@ -120,6 +122,7 @@ def authenticate(request: Request) -> ChatCaller:
         customer_id=session.customer_id,
         partner_user_pk=session.partner_user_pk,
         amr=list(session.amr or []),
+        route_bot=(bot_id, session) if bot_id else None,
     )
 
 
