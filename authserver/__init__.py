@@ -18,7 +18,7 @@ from . import edge
 from .client_cache import ClientCache
 from .config import Settings, load_settings
 from .ephemeral import EphemeralStore, RedisEphemeralStore, SqlEphemeralStore
-from .extensions import db, migrate
+from .extensions import db, migrate, sqlite_deferred
 from .keys import KeyStore
 from .outages import postgres_engine_options, redis_client
 from .security import Hasher
@@ -101,7 +101,7 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 
 def _serialise_sqlite_writes(engine: Any) -> None:
-    """Make every SQLite transaction BEGIN IMMEDIATE.
+    """Make every SQLite transaction BEGIN IMMEDIATE (but pure reads: ``reads_only``).
 
     A deferred transaction that reads and then writes fails at once with "database is
     locked" when another writer got in between; taking the write lock up front makes
@@ -119,7 +119,7 @@ def _serialise_sqlite_writes(engine: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if sqlite_deferred.get() else "BEGIN IMMEDIATE")
 
 
 def _ephemeral_store(settings: Settings, client: Redis | None) -> EphemeralStore:

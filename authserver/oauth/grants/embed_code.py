@@ -16,7 +16,7 @@ from ... import events
 from ...access import bot_denials
 from ...client_cache import ClientRecord
 from ...events import EventType
-from ...extensions import db
+from ...extensions import db, reads_only
 from ...models import PartnerUser, Session, utcnow
 from ...security import new_id
 from ...sessions import new_refresh_token, revoke_session
@@ -76,12 +76,13 @@ class EmbedCodeGrant(ChatframeGrant):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         data = self.request.authorization_code
         client: ClientRecord = self.request.client
-        user_id = db.session.execute(
-            select(PartnerUser.id).where(PartnerUser.id == data["partner_user"])
-        ).scalar_one_or_none()
+        with reads_only():
+            user_id = db.session.execute(
+                select(PartnerUser.id).where(PartnerUser.id == data["partner_user"])
+            ).scalar_one_or_none()
+            denied = bot_denials(client.customer_id, user_id, data["bots"], data["amr"])
         if user_id is None:
             raise InvalidGrantError("The user this code was issued for no longer exists.")
-        denied = bot_denials(client.customer_id, user_id, data["bots"], data["amr"])
         bots = [b for b in data["bots"] if b not in denied]
         if not bots:
             raise InvalidGrantError("None of this code's bots is available to the user any more.")

@@ -12,7 +12,7 @@ from ...access import bot_denials, find_partner_user, get_or_create_partner_user
 from ...client_cache import ClientRecord
 from ...ephemeral import seconds_until_reset
 from ...events import EventType
-from ...extensions import db
+from ...extensions import db, reads_only
 from ...security import fingerprint
 from ...validation import ascii_origin
 from ..client_auth import ClientJwtError, verify_client_jwt
@@ -101,9 +101,10 @@ class TokenExchangeGrant(ChatframeGrant):
                 f"clients update {client.id} --origin ... with every origin)."
                 + _origin_hint(origin)
             )
-        user = find_partner_user(client.customer_id, subject.partner_user_id)
         bots, scope = self._bots()
-        denied = bot_denials(client.customer_id, user.id if user else None, bots, subject.amr)
+        with reads_only():
+            user = find_partner_user(client.customer_id, subject.partner_user_id)
+            denied = bot_denials(client.customer_id, user.id if user else None, bots, subject.amr)
         if denied:
             # Record the user's pairwise id even on first sight, so that the customer can
             # look up "why can't this user chat?" by their own id.
