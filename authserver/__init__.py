@@ -142,6 +142,10 @@ def _register_error_handlers(app: Flask) -> None:
         error = names.get(code, "invalid_request" if code < 500 else "server_error")
         response = jsonify(error=error, error_description=exc.description)
         response.headers["Cache-Control"] = "no-store"
+        if code == 413:
+            # The body was left unread, so this connection cannot carry another request:
+            # say so (granian passes this on; gunicorn is told in its pre_request hook).
+            response.headers["Connection"] = "close"
         return response, code
 
     @app.errorhandler(Exception)

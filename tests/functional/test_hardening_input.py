@@ -576,6 +576,7 @@ def test_served_small_bodies_keep_the_connection(served: Served) -> None:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         response = connection.getresponse()
-        assert response.status == 400 and response.getheader("Connection") == "keep-alive"
+        # HTTP/1.1 keeps the connection unless told otherwise (granian sends no header for it)
+        assert response.status == 400 and response.getheader("Connection") in (None, "keep-alive")
         response.read()
     connection.close()
