@@ -133,7 +133,7 @@ class Bench:
             del codes[:count]
             return tenant.redemption_lines(taken)
 
-        first = max(len(codes) - 1, int(ex.rps * seconds * 0.5) + 100)
+        first = max(len(codes) - 1, int(ex.rps * seconds * 1.3) + 100)
         results["redemption"] = rd = self.unique(
             "redemption", url, redemption_lines, first, capture="tokens"
         )
