@@ -40,20 +40,18 @@ class Chatframe:
         self.database: str | None = None
         self.redis_prefix: str | None = None
         self.process: subprocess.Popen | None = None
-        database_url = f"sqlite:///{self.folder}/bench.db"
-        if backend == "postgres":
-            from sqlalchemy import create_engine, text
+        self.customer_id = ""
+        self.tenant: Tenant | None = None
+        self.database_url = f"sqlite:///{self.folder}/bench.db"
+        self.env: dict[str, str] = {}
 
-            self.database = f"chatframe_bench_{secrets.token_hex(4)}"
-            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.database}"'))
-            admin.dispose()
-            database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.database}"
-        self.database_url = database_url
+    def create(self) -> Tenant:
+        """Create the database (and Redis prefix), migrate it and seed the bench's tenant."""
+        if self.backend == "postgres":
+            self.database_url = self._create_postgres_database()
         self.env = clean_env(
             CHATFRAME_ISSUER=self.base_url,
-            CHATFRAME_DATABASE_URL=database_url,
+            CHATFRAME_DATABASE_URL=self.database_url,
             CHATFRAME_KEYS_DIR=str(self.folder / "keys"),
             CHATFRAME_SECRET_KEY=secrets.token_urlsafe(48),
             # The bench measures work, not 429s: every exchange is one client's.
@@ -64,7 +62,8 @@ class Chatframe:
             CHATFRAME_CODE_TTL="300",
             CHATFRAME_DPOP_LEEWAY="120",
         )
-        if backend == "postgres":
+        if self.backend == "postgres":
+            self._check_redis()
             self.redis_prefix = f"chatframe-bench-{secrets.token_hex(4)}"
             self.env.update(CHATFRAME_REDIS_URL=REDIS_URL, CHATFRAME_REDIS_PREFIX=self.redis_prefix)
         cli(self.env, self.folder, "db", "upgrade")
@@ -73,6 +72,39 @@ class Chatframe:
         self.tenant = Tenant(
             self.base_url, seeded.client_id, seeded.client_secret, seeded.bot_id, ORIGIN
         )
+        return self.tenant
+
+    def _create_postgres_database(self) -> str:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import OperationalError
+
+        name = f"chatframe_bench_{secrets.token_hex(4)}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except OperationalError as exc:
+            raise SystemExit(
+                f"bench: cannot create a database on PostgreSQL ({PG_ADMIN_URL.split('@')[-1]}):"
+                f" {exc.orig}. Start PostgreSQL or set BENCH_POSTGRES to an admin URL."
+            ) from None
+        finally:
+            admin.dispose()
+        self.database = name
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def _check_redis(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise SystemExit(
+                f"bench: Redis at {REDIS_URL} does not answer ({exc}). Start it or set BENCH_REDIS."
+            ) from None
+        finally:
+            client.close()
 
     def start(self) -> None:
         args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
