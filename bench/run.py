@@ -91,6 +91,11 @@ class Bench:
         for _ in range(3):
             self.say(f"  {name}: preparing {count:,} unique requests")
             lines = make_lines(count + 1)
+            if len(lines) < 2:
+                raise SystemExit(
+                    f"bench: could not prepare {name} requests: the server issued no embed codes "
+                    "or sessions to build them from"
+                )
             check(lines[0], url, name)
             measure = self.replay(url, lines[1:], capture=capture)
             if not measure.ran_out:
