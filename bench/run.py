@@ -289,39 +289,40 @@ def vars_of(bench: Bench) -> dict[str, object]:
     }
 
 
-def run_growth(bench: Bench, peer: Peer, users: int, sessions: int, bots: int) -> None:
-    """Same workloads on PostgreSQL + Redis, empty and then with the bulk-loaded data; RSS after
-    100 k requests on the loaded database."""
+def run_growth(bench: Bench, users: int, sessions: int, bots: int, rounds: int) -> None:
+    """Same workloads on two PostgreSQL + Redis databases, one as seeded and one with the bulk
+    data, measured in alternation (empty, loaded, empty, loaded...) so that a machine getting
+    busier or quieter hits both alike; then RSS after 100 k requests on the loaded one."""
     from bench.growth import load
 
     target_requests = int(env_number("BENCH_RSS_REQUESTS", 100_000))
-    server = Chatframe("postgres")
+    empty_server, loaded_server = Chatframe("postgres"), Chatframe("postgres")
+    measures: dict[str, list[dict[str, wrk.Measure]]] = {"empty": [], "loaded": []}
     try:
-        tenant = server.create()
-        peer_runs = [bench.measure_peer(peer)]
-        server.start()
-        empty = bench.workloads(server)
-        server.stop()
-        peer_runs.append(bench.measure_peer(peer))
+        empty_server.create()
+        tenant = loaded_server.create()
         bench.say(f"loading {users:,} partner users, {sessions:,} sessions, {bots:,} bots")
         started = time.monotonic()
         load(
-            server.database_url,
+            loaded_server.database_url,
             tenant,
-            server.customer_id,
+            loaded_server.customer_id,
             users,
             sessions,
             bots,
             progress=bench.say,
         )
         bench.say(f"  loaded in {time.monotonic() - started:.0f} s")
-        peer_runs.append(bench.measure_peer(peer))
-        server.start()
-        grown = bench.workloads(server)
-        peer_runs.append(bench.measure_peer(peer))
-        served = sum(m.requests for m in grown.values())
+        for round_ in range(1, rounds + 1):
+            for name, server in (("empty", empty_server), ("loaded", loaded_server)):
+                bench.say(f"round {round_}/{rounds}, {name} database")
+                server.start()
+                measures[name].append(bench.workloads(server))
+                if not (name == "loaded" and round_ == rounds):
+                    server.stop()
+        served = sum(m.requests for run in measures["loaded"] for m in run.values())
         # Reach the request count with the cheapest workload, in bounded time.
-        rate = max(grown["client_credentials"].rps, 1.0)
+        rate = max(measures["loaded"][-1]["client_credentials"].rps, 1.0)
         if served < target_requests:
             seconds = min(
                 (target_requests - served) / rate + 1, env_number("BENCH_RSS_SECONDS", 180)
@@ -329,59 +330,47 @@ def run_growth(bench: Bench, peer: Peer, users: int, sessions: int, bots: int) -
             bench.say(f"driving client_credentials for {seconds:.0f} s to pass {target_requests:,}")
             saved, bench.duration = bench.duration, seconds
             line = tenant.client_credentials_line()
-            served += bench.replay(server.base_url, [line], repeat=True).requests
+            served += bench.replay(loaded_server.base_url, [line], repeat=True).requests
             bench.duration = saved
-        rss = server.worker_rss_mb()
+        rss = loaded_server.worker_rss_mb()
     finally:
-        server.destroy()
+        empty_server.destroy()
+        loaded_server.destroy()
 
     print()
     print(
         f"growth: {users:,} partner users, {sessions:,} sessions, {bots:,} bots "
-        "(PostgreSQL + Redis); loss is measured on each workload's ratio to node-oidc-provider "
-        "(mean of its runs before and after each phase), so a machine that gets busier or "
-        "quieter in between cancels out; 'raw' is the plain req/s change"
+        f"(PostgreSQL + Redis), {rounds} alternating rounds; req/s is the mean over the rounds"
     )
-    print(
-        "node-oidc-provider before/after each phase: "
-        + ", ".join(f"{m.rps:,.0f}" for m in peer_runs)
-        + " req/s"
-    )
-    peer_empty = statistics.mean(m.rps for m in peer_runs[:2])
-    peer_grown = statistics.mean(m.rps for m in peer_runs[2:])
-    header = (
-        f"{'workload':<19} {'empty req/s':>11} {'loaded req/s':>12} {'raw':>7} {'loss':>7}  <= 10 %"
-    )
+    header = f"{'workload':<19} {'empty req/s':>11} {'loaded req/s':>12} {'loss':>7}  <= 10 %"
     print(header)
     print("-" * len(header))
     rows = []
     for workload in WORKLOADS:
-        a, b = empty[workload], grown[workload]
-        ratio_a = a.rps / peer_empty if peer_empty else 0.0
-        ratio_b = b.rps / peer_grown if peer_grown else 0.0
-        loss = 1 - ratio_b / ratio_a if ratio_a else 1.0
-        raw = 1 - b.rps / a.rps if a.rps else 1.0
-        valid = not (a.ran_out or b.ran_out or a.non2xx or b.non2xx)
+        a = [run[workload] for run in measures["empty"]]
+        b = [run[workload] for run in measures["loaded"]]
+        rps_a = statistics.mean(m.rps for m in a)
+        rps_b = statistics.mean(m.rps for m in b)
+        loss = 1 - rps_b / rps_a if rps_a else 1.0
+        valid = not any(m.ran_out or m.non2xx for m in a + b)
         ok = valid and loss <= GROWTH_LOSS_LIMIT
         rows.append(
             {
                 "workload": workload,
-                "empty": a.as_dict(),
-                "loaded": b.as_dict(),
+                "empty": [m.as_dict() for m in a],
+                "loaded": [m.as_dict() for m in b],
                 "loss": round(loss, 3),
-                "raw_loss": round(raw, 3),
                 "meets": ok,
             }
         )
         print(
-            f"{workload:<19} {a.rps:>11,.0f} {b.rps:>12,.0f} {raw * 100:>6.1f}% "
-            f"{loss * 100:>6.1f}%  {'yes' if ok else 'NO'}"
-            + ("" if valid else "  (non-2xx or ran out)")
+            f"{workload:<19} {rps_a:>11,.0f} {rps_b:>12,.0f} {loss * 100:>6.1f}%  "
+            f"{'yes' if ok else 'NO'}" + ("" if valid else "  (non-2xx or ran out)")
         )
     worst = max(rss.values(), default=0.0)
     reached = served >= target_requests
     print(
-        f"worker RSS after {served:,} requests: "
+        f"loaded server's worker RSS after {served:,} requests: "
         + ", ".join(f"{mb:.0f} MB" for mb in rss.values())
         + f" -> {'yes' if worst < RSS_LIMIT_MB else 'NO'} (< {RSS_LIMIT_MB} MB each)"
         + (
@@ -394,9 +383,8 @@ def run_growth(bench: Bench, peer: Peer, users: int, sessions: int, bots: int) -
     path = write_json(
         {
             "machine": machine(),
-            "settings": vars_of(bench),
+            "settings": {**vars_of(bench), "rounds": rounds},
             "data": {"partner_users": users, "sessions": sessions, "bots": bots},
-            "peer_client_credentials": [m.as_dict() for m in peer_runs],
             "rows": rows,
             "requests_served": served,
             "worker_rss_mb": list(rss.values()),
@@ -428,13 +416,14 @@ def main() -> None:
         raise SystemExit("bench: BENCH_DURATION must be at least 1 second")
     wrk.ensure_wrk()
     bench = Bench(args.duration, args.threads, args.connections)
+    if args.growth:
+        rounds = int(env_number("BENCH_GROWTH_ROUNDS", 2))
+        run_growth(bench, args.users, args.sessions, args.bots, max(rounds, 1))
+        return
     peer = Peer()
     peer.start()
     try:
-        if args.growth:
-            run_growth(bench, peer, args.users, args.sessions, args.bots)
-        else:
-            run_bench(bench, backends, peer)
+        run_bench(bench, backends, peer)
     finally:
         peer.stop()
 
