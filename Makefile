@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 SITE_PORT ?= 5001
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean bench bench-growth
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Chatframe needs Python 3.11 or newer" or 0)'
@@ -28,6 +28,12 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+bench: $(STAMP)  ## wrk against `chatframe serve` (SQLite, PostgreSQL + Redis) next to node-oidc-provider
+	$(BIN)/python -m bench.run $(if $(filter 1,$(GROWTH)),--growth)
+
+bench-growth: $(STAMP)  ## the same workloads with 1 M users, 1 M sessions, 100 k bots loaded; worker RSS
+	$(BIN)/python -m bench.run --growth
 
 format: $(STAMP)
 	$(BIN)/ruff format .

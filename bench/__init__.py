@@ -1,0 +1,1 @@
+"""Chatframe's load benchmark: `make bench` (see README.md)."""
