@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, select
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
@@ -20,21 +20,50 @@ def bot_denials(
 ) -> dict[str, str]:
     """Map each requested bot that this user may *not* use to the reason why.
 
-    One query: the customer's bots joined with this user's memberships. A bot of another
-    customer reads exactly like a bot that does not exist.
+    A bot of another customer reads exactly like a bot that does not exist.
+    """
+    return user_access(customer_id, bot_ids, amr, partner_user_pk=partner_user_pk)[1]
+
+
+def user_access(
+    customer_id: str,
+    bot_ids: Iterable[str],
+    amr: Iterable[str],
+    *,
+    partner_user_pk: str | None = None,
+    partner_user_id: str | None = None,
+) -> tuple[str | None, dict[str, str]]:
+    """The user's pairwise id (None: not seen yet) and the bots they may not use, with why.
+
+    One query: the customer's bots joined with the user (by pairwise id, or by the customer's
+    own ``partner_user_id``) and the user's memberships. Only when none of the bots exists is
+    the user looked up on its own.
     """
     wanted = list(dict.fromkeys(bot_ids))
-    rows = {
-        row.id: row
-        for row in db.session.execute(_access_query(customer_id, partner_user_pk, wanted))
-    }
+    if partner_user_pk is not None:
+        user = PartnerUser.id == partner_user_pk
+    else:
+        user = and_(
+            PartnerUser.customer_id == customer_id,
+            PartnerUser.partner_user_id == (partner_user_id or ""),
+        )
+    rows = {row.id: row for row in db.session.execute(_access_query(customer_id, user, wanted))}
+    if rows:
+        user_pk = next(iter(rows.values())).user_pk
+    elif partner_user_pk is not None:
+        user_pk = db.session.execute(
+            select(PartnerUser.id).where(PartnerUser.id == partner_user_pk)
+        ).scalar_one_or_none()
+    else:
+        found = find_partner_user(customer_id, partner_user_id or "")
+        user_pk = found.id if found else None
     methods = set(amr)
     denials: dict[str, str] = {}
     for bot_id in wanted:
         reason = denial_reason(rows.get(bot_id), methods)
         if reason:
             denials[bot_id] = reason
-    return denials
+    return user_pk, denials
 
 
 def usable_bot(
@@ -42,7 +71,7 @@ def usable_bot(
 ) -> tuple[Row[Any] | None, str | None]:
     """One bot with its display fields, and why this user may not use it (None: they may)."""
     row = db.session.execute(
-        _access_query(customer_id, partner_user_pk, [bot_id], *_DISPLAY)
+        _access_query(customer_id, PartnerUser.id == partner_user_pk, [bot_id], *_DISPLAY)
     ).first()
     return row, denial_reason(row, set(amr))
 
@@ -96,7 +125,7 @@ _DISPLAY = (Bot.name, Bot.greeting, Bot.appearance)
 
 
 def _access_query(
-    customer_id: str, partner_user_pk: str | None, bot_ids: list[str], *columns: Any
+    customer_id: str, user: ColumnElement[bool], bot_ids: list[str], *columns: Any
 ) -> Select[Any]:
     return (
         select(
@@ -105,13 +134,14 @@ def _access_query(
             Bot.access,
             Bot.require_mfa,
             Membership.id.label("membership_id"),
+            PartnerUser.id.label("user_pk"),
             *columns,
         )
+        .select_from(Bot)
+        .outerjoin(PartnerUser, user)
         .outerjoin(
             Membership,
-            and_(
-                Membership.bot_id == Bot.id, Membership.partner_user_pk == (partner_user_pk or "")
-            ),
+            and_(Membership.bot_id == Bot.id, Membership.partner_user_pk == PartnerUser.id),
         )
         .where(Bot.id.in_(bot_ids), Bot.customer_id == customer_id)
     )

@@ -10,14 +10,13 @@ import datetime as dt
 from typing import Any
 
 from authlib.oauth2.rfc6749.hooks import hooked
-from sqlalchemy import select
 
 from ... import events
-from ...access import bot_denials
+from ...access import user_access
 from ...client_cache import ClientRecord
 from ...events import EventType
 from ...extensions import db, reads_only
-from ...models import PartnerUser, Session, utcnow
+from ...models import Session, utcnow
 from ...security import new_id
 from ...sessions import new_refresh_token, revoke_session
 from ..errors import InvalidGrantError, InvalidRequestError
@@ -77,10 +76,9 @@ class EmbedCodeGrant(ChatframeGrant):
         data = self.request.authorization_code
         client: ClientRecord = self.request.client
         with reads_only():
-            user_id = db.session.execute(
-                select(PartnerUser.id).where(PartnerUser.id == data["partner_user"])
-            ).scalar_one_or_none()
-            denied = bot_denials(client.customer_id, user_id, data["bots"], data["amr"])
+            user_id, denied = user_access(
+                client.customer_id, data["bots"], data["amr"], partner_user_pk=data["partner_user"]
+            )
         if user_id is None:
             raise InvalidGrantError("The user this code was issued for no longer exists.")
         bots = [b for b in data["bots"] if b not in denied]

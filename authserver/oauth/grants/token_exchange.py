@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import events
-from ...access import bot_denials, find_partner_user, get_or_create_partner_user
+from ...access import find_partner_user, get_or_create_partner_user, user_access
 from ...client_cache import ClientRecord
 from ...ephemeral import seconds_until_reset
 from ...events import EventType
@@ -103,13 +103,15 @@ class TokenExchangeGrant(ChatframeGrant):
             )
         bots, scope = self._bots()
         with reads_only():
-            user = find_partner_user(client.customer_id, subject.partner_user_id)
-            denied = bot_denials(client.customer_id, user.id if user else None, bots, subject.amr)
+            user_pk, denied = user_access(
+                client.customer_id, bots, subject.amr, partner_user_id=subject.partner_user_id
+            )
         if denied:
             # Record the user's pairwise id even on first sight, so that the customer can
             # look up "why can't this user chat?" by their own id.
-            user = user or get_or_create_partner_user(client.customer_id, subject.partner_user_id)
-            self._deny("bot", partner_user=user.id, bots=denied)
+            if user_pk is None:
+                user_pk = get_or_create_partner_user(client.customer_id, subject.partner_user_id).id
+            self._deny("bot", partner_user=user_pk, bots=denied)
             raise InvalidTargetError(explain_denials(subject.partner_user_id, denied))
         fragment = native and self._wants_fragment_code(client)
         challenge = (
@@ -134,7 +136,7 @@ class TokenExchangeGrant(ChatframeGrant):
         self.exchange: dict[str, Any] = {
             "origin": origin,
             "subject": subject,
-            "user": user,
+            "user_pk": user_pk,
             "bots": bots,
             "scope": scope,
             "code_challenge": challenge,
@@ -146,20 +148,21 @@ class TokenExchangeGrant(ChatframeGrant):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         client: ClientRecord = self.request.client
         subject: Subject = self.exchange["subject"]
-        user = self.exchange["user"] or get_or_create_partner_user(
-            client.customer_id, subject.partner_user_id
-        )
-        if subject.name:
-            user.name = subject.name[:200]
-        if subject.email:
-            user.email = subject.email[:320]
+        user_pk = self.exchange["user_pk"]
+        if user_pk is None or subject.name or subject.email:
+            user = get_or_create_partner_user(client.customer_id, subject.partner_user_id)
+            if subject.name:
+                user.name = subject.name[:200]
+            if subject.email:
+                user.email = subject.email[:320]
+            user_pk = user.id
         code = secrets.token_urlsafe(32)
         ttl = self.svc.settings.code_ttl
         events.record(
             EventType.CODE_ISSUED,
             customer_id=client.customer_id,
             client_id=client.id,
-            partner_user=user.id,
+            partner_user=user_pk,
             ip=self.request.client_ip,
             commit=False,
             bots=self.exchange["bots"],
@@ -173,7 +176,7 @@ class TokenExchangeGrant(ChatframeGrant):
             {
                 "client_id": client.id,
                 "customer_id": client.customer_id,
-                "partner_user": user.id,
+                "partner_user": user_pk,
                 "bots": self.exchange["bots"],
                 "scope": self.exchange["scope"],
                 "origin": self.exchange["origin"],
