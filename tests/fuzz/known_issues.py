@@ -83,9 +83,7 @@ def _items(backend: str, request: Any) -> list[int]:
     raw = _raw(request)
     items = []
     tokens = _jwts(raw)
-    if any(_non_finite(payload) for _, payload in tokens) or re.search(
-        rb"NaN|Infinity|1e\d{3}", raw
-    ):
+    if any(_non_finite(payload) for _, payload in tokens):
         items.append(1)
     if any(
         isinstance(p, dict) and (_future(p.get("nbf")) or _future(p.get("iat"))) for _, p in tokens
@@ -125,14 +123,19 @@ def _items(backend: str, request: Any) -> list[int]:
 
 def known_issue_for(backend: str, request: Any, exception: BaseException | None) -> str | None:
     """The open issue-8 item this 5xx belongs to, or None when it is a new failure."""
-    items = [item for item in _items(backend, request) if item in OPEN_ITEMS]
+    try:
+        found = _items(backend, request)
+    except (TypeError, ValueError):  # an input too odd to classify is a new failure
+        found = []
+    items = [item for item in found if item in OPEN_ITEMS]
     kind = type(exception).__name__ if exception else "no exception"
     if kind == "InsecureTransportError" and request.path.startswith("/oauth/"):
         items.append(11)  # Authlib's https check on the request URL: item 11 whatever the Host
     # Where the exception names the item, trust it over the order of the list.
     if "forbidden characters" in str(exception) and 9 in items:
         items = [9]
-    for exception_kind, item in [("InsecureTransportError", 11), ("KeyError", 4)]:
+    named = [("InsecureTransportError", 11), ("KeyError", 4), ("UnicodeDecodeError", 8)]
+    for exception_kind, item in named:
         if kind == exception_kind and item in items:
             items = [item]
     if not items:
