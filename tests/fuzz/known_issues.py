@@ -9,6 +9,7 @@ requests of each item still failed. Remove an item from ``OPEN_ITEMS`` once its 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import time
@@ -68,6 +69,10 @@ def _future(value: Any) -> bool:
 def _raw(request: Any) -> bytes:
     """Everything the request carried, percent-decoded where it was percent-encoded."""
     head = b"\n".join(f"{k}: {v}".encode("utf-8", "surrogateescape") for k, v in request.headers)
+    for name, value in request.headers:
+        if name.lower() == "authorization" and value[:6].lower() == "basic ":
+            with contextlib.suppress(ValueError):
+                head += b"\n" + base64.b64decode(value[6:].strip())
     return b"\n".join(
         [
             unquote_to_bytes(request.path),
