@@ -28,7 +28,7 @@ from tests.embed import PARTNER_USER_ID, TOKEN_EXCHANGE, dpop_proof
 from tests.fuzz.known_issues import known_issue_for
 
 # One budget knob: Hypothesis examples per fuzz test and backend (each sends >= 1 request).
-EXAMPLES = int(os.environ.get("CHATFRAME_FUZZ_EXAMPLES", "1700"))
+EXAMPLES = int(os.environ.get("CHATFRAME_FUZZ_EXAMPLES", "1300"))
 ORIGIN = "http://localhost:5001"
 
 settings.register_profile(
