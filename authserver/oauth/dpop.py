@@ -127,8 +127,9 @@ class DPoPVerifier:
             )
         if access_token is not None:
             ath = claims.get("ath")
+            # compare_digest refuses non-ASCII str: compare the UTF-8 bytes of what was sent.
             if not isinstance(ath, str) or not hmac.compare_digest(
-                ath, b64url_sha256(access_token)
+                ath.encode("utf-8", "surrogatepass"), b64url_sha256(access_token).encode()
             ):
                 raise DPoPProofError("The DPoP proof's ath does not match the access token.")
 
