@@ -24,17 +24,22 @@ sqlite_deferred: ContextVar[bool] = ContextVar("sqlite_deferred", default=False)
 
 @contextmanager
 def reads_only() -> Iterator[None]:
-    """Run statements that only read; on SQLite, without the write lock.
+    """Run statements that only read, outside any lock or transaction round trip.
 
-    The transaction they open is ended on the way out, so a later write starts a new one that
-    takes the lock first (a deferred read that then writes could fail on a busy database).
-    On PostgreSQL this changes nothing: no extra round trip.
+    SQLite: a deferred transaction, which takes no write lock. PostgreSQL: an autocommit
+    connection, so a read costs one round trip instead of three (BEGIN, SELECT, ROLLBACK).
+    The transaction is ended on the way out, so a later write starts a new one of its own
+    (on SQLite, one that takes the lock first; on PostgreSQL, a real transaction again).
+    Inside an open transaction the reads simply join it.
     """
-    if db.session.get_bind().dialect.name != "sqlite":
+    if db.session().in_transaction():
         yield
         return
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
     token = sqlite_deferred.set(True)
     try:
+        if not sqlite:
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield
     finally:
         sqlite_deferred.reset(token)
