@@ -113,6 +113,17 @@ def test_snippets_follow_the_chosen_origin_and_bot(owner: ConsoleBrowser, tenant
     assert "https://evil.example" not in unknown_origin  # only the client's own origins
 
 
+def test_the_native_section_links_to_the_webview_guide(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    page = install_page(owner, tenant)
+    native = page[page.index('id="step-native"') :]
+    link = re.search(r'<a href="([^"]+)" id="webview-guide">', native)
+    assert link, "the native section does not link to the WebView guide"
+    guide = owner.get(link.group(1))
+    assert guide.status_code == 200 and "WebView" in guide.text
+
+
 def test_without_clients_the_page_says_what_to_do(tenant: Tenant) -> None:
     from authserver import registry
     from authserver.extensions import db
