@@ -81,6 +81,7 @@ def test_the_install_pages_snippets_pasted_into_a_page_chat(
             chat_stack.trusted_pages.origin,
             None,
             sdk_build(),
+            chat_stack.chatframe.settings.native_origin,
         )
     for name, snippet in (("script-tag", filled.page_script), ("module", filled.page_module)):
         url = chat_stack.trusted_pages.page(f"/pasted-{name}", f"{HEAD}{snippet}</body></html>")

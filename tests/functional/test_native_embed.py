@@ -238,6 +238,7 @@ def test_the_webview_guide_shows_the_install_page_snippets() -> None:
     from pathlib import Path
 
     from authserver.console.snippets import snippets
+    from chatapp.embed import sdk_build
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "webview.md").read_text()
     filled = snippets(
@@ -245,6 +246,7 @@ def test_the_webview_guide_shows_the_install_page_snippets() -> None:
         "cf_YOUR_CLIENT_ID",
         "https://www.example.com",
         None,
+        sdk_build(),
         "https://chat.example.com",
     )
     for code in (filled.swift, filled.kotlin, filled.react_native):
