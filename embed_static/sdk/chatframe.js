@@ -224,13 +224,15 @@ function mount(target, options) {
     if (typeof code !== "string" || !code) {
       return retryCode("getCode returned no code (it must return the code string from your backend).");
     }
-    attempt = 0;
-    state = "auth";
     try {
       send("AUTH", { code });
     } catch {
-      fail("get_code_failed", "getCode returned something that is not an embed code.");
+      return retryCode(
+        "getCode returned something that is not an embed code (it must return the access_token of your backend's token exchange).",
+      );
     }
+    attempt = 0;
+    state = "auth";
   }
 
   function retryCode(description) {
