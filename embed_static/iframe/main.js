@@ -54,9 +54,12 @@ async function handle(message) {
   }
 }
 
-/** Show the end user the chat cannot start; "Try again" asks the host page for a new handshake. */
+/**
+ * Show the end user the chat cannot start; "Try again" asks the host page (or the app) for a new
+ * handshake. A one-time fragment code cannot be asked for again: no button then.
+ */
 function unavailable() {
-  view.showUnavailable(() => post("RETRY"));
+  view.showUnavailable(transport.canReconnect ? () => post("RETRY") : null);
   resized();
 }
 

@@ -70,7 +70,8 @@ export class NativeBridgeTransport {
         () => {},
       );
     }
-    if (type === "SESSION_EXPIRED") this.handler({ type: "HELLO" }); // ask the app again
+    // A session ended, or the end user pressed "Try again": ask the app again (a fresh READY).
+    if (type === "SESSION_EXPIRED" || type === "RETRY") this.handler({ type: "HELLO" });
   }
 
   received(data) {

@@ -40,6 +40,7 @@ export class ChatView {
    * The end user's "unavailable" state: the chat could not start (the host page's getCode kept
    * failing, or Chatframe refused the code). Whatever transport runs the handshake (postMessage
    * with a host page, a native bridge) passes `onRetry`; the developer's details go elsewhere.
+   * Without `onRetry` (a one-time fragment code) there is no "Try again", only what to do.
    */
   showUnavailable(onRetry) {
     this.hideUnavailable();
@@ -49,16 +50,21 @@ export class ChatView {
     panel.setAttribute("role", "alert");
     const text = this.doc.createElement("p");
     text.textContent = "Chat is unavailable right now.";
-    const retry = this.doc.createElement("button");
-    retry.type = "button";
-    retry.id = "retry";
-    retry.textContent = "Try again";
-    retry.addEventListener("click", () => {
-      retry.disabled = true;
-      retry.textContent = "Connecting…";
-      onRetry();
-    });
-    panel.append(text, retry);
+    panel.append(text);
+    if (onRetry) {
+      const retry = this.doc.createElement("button");
+      retry.type = "button";
+      retry.id = "retry";
+      retry.textContent = "Try again";
+      retry.addEventListener("click", () => {
+        retry.disabled = true;
+        retry.textContent = "Connecting…";
+        onRetry();
+      });
+      panel.append(retry);
+    } else {
+      text.textContent += " Close the chat and open it again.";
+    }
     this.setStatus("");
     this.setComposerEnabled(false);
     this.subtitle.textContent = "Unavailable";

@@ -27,7 +27,18 @@ export interface BotSummary {
 export type ChatframeEvent =
   | { type: "READY"; code_challenge: string; code_challenge_method: "S256"; dpop_jkt: string }
   | { type: "AUTH_SUCCESS"; bots: BotSummary[]; expires_at: number }
-  | { type: "AUTH_ERROR"; error: string; error_description: string }
+  | {
+      type: "AUTH_ERROR";
+      /**
+       * The token endpoint's or chat API's error when the iframe could not start the chat
+       * (invalid_grant, invalid_request, invalid_client, invalid_dpop_proof, invalid_token,
+       * insufficient_scope, temporarily_unavailable), or the iframe's own access_denied,
+       * network_error or server_error. The iframe then shows "Chat is unavailable right now"
+       * with a "Try again" button (which sends RETRY).
+       */
+      error: string;
+      error_description: string;
+    }
   | { type: "SESSION_EXPIRED" }
   | { type: "RESIZE"; height: number }
   /** The end user pressed "Try again" in the iframe's "Chat is unavailable right now" state. */
@@ -41,13 +52,17 @@ export type ChatframeEvent =
 
 /**
  * The SDK's own failures:
- * - get_code_failed: your getCode threw or returned no code (retried after 1, 2 and 4 s, then
- *   the iframe shows "Chat is unavailable right now" with a "Try again" button);
+ * - get_code_failed: your getCode threw, returned no code or returned something that is not an
+ *   embed code (retried after 1, 2 and 4 s, then the iframe shows "Chat is unavailable right
+ *   now" with a "Try again" button);
  * - origin_not_allowed: this page's origin is not one of the client's allowed origins;
  * - frame_blocked_by_csp: this page's Content-Security-Policy refused the chat frame
  *   (add the Chatframe origin to frame-src);
- * - iframe_unavailable: the iframe did not answer, the client does not exist or is disabled,
- *   or Chatframe could not be reached.
+ * - iframe_unavailable: the client does not exist or is disabled, or the iframe did not answer
+ *   within 10 s (the description lists what to check).
+ * origin_not_allowed and an unknown client are reported at once when the SDK's status check
+ * (/embed/{clientId}/status) reaches Chatframe; a check that cannot (say, the page's
+ * connect-src leaves Chatframe out) never stops the chat from starting.
  */
 export type ChatframeErrorCode =
   | "get_code_failed"

@@ -49,7 +49,11 @@ export function clampHeight(height) {
 export function frameBlockedMessage(violation, chatframeOrigin) {
   const directive = String(violation?.effectiveDirective || violation?.violatedDirective || "").split(" ")[0];
   if (!["frame-src", "child-src", "default-src"].includes(directive)) return null;
-  if (originOf(String(violation?.blockedURI ?? "")) !== chatframeOrigin) return null;
+  const blocked = String(violation?.blockedURI ?? "");
+  if (originOf(blocked) !== chatframeOrigin) return null;
+  // The status check is a fetch: a policy that refuses it (connect-src, or default-src in
+  // browsers that name only the fallback) says nothing about the frame.
+  if (/\/status$/.test(new URL(blocked).pathname)) return null;
   return (
     `this page's Content-Security-Policy (${directive}) blocked the chat iframe: ` +
     `add ${chatframeOrigin} to the frame-src directive of your page's Content-Security-Policy.`
@@ -61,6 +65,19 @@ export function silenceMessage(chatframeOrigin) {
   return (
     `the chat iframe did not answer. If this page has a Content-Security-Policy, add ` +
     `${chatframeOrigin} to its frame-src; check the browser console for a refused frame.`
+  );
+}
+
+/**
+ * What to tell the developer when the iframe never answered and Chatframe could not be asked
+ * why (network trouble, or a Content-Security-Policy whose connect-src leaves Chatframe out).
+ */
+export function unreachableMessage(chatframeOrigin, pageOrigin) {
+  return (
+    `the chat iframe did not answer and ${chatframeOrigin} could not be reached for the reason. ` +
+    `Check that this browser reaches ${chatframeOrigin}, that ${pageOrigin} is one of the ` +
+    `client's allowed origins in the Chatframe console, and, if this page has a ` +
+    `Content-Security-Policy, that its frame-src allows ${chatframeOrigin}.`
   );
 }
 
@@ -176,10 +193,7 @@ function mount(target, options) {
   async function explainSilence() {
     const problem = await embedProblem();
     if (problem === undefined) {
-      fail(
-        "iframe_unavailable",
-        `could not reach Chatframe at ${chatframeOrigin}: check your network, and that this page's Content-Security-Policy allows ${chatframeOrigin} in connect-src and frame-src.`,
-      );
+      fail("iframe_unavailable", unreachableMessage(chatframeOrigin, pageOrigin));
     } else {
       fail(...(problem ?? ["iframe_unavailable", silenceMessage(chatframeOrigin)]));
     }
@@ -210,13 +224,15 @@ function mount(target, options) {
     if (typeof code !== "string" || !code) {
       return retryCode("getCode returned no code (it must return the code string from your backend).");
     }
-    attempt = 0;
-    state = "auth";
     try {
       send("AUTH", { code });
     } catch {
-      fail("get_code_failed", "getCode returned something that is not an embed code.");
+      return retryCode(
+        "getCode returned something that is not an embed code (it must return the access_token of your backend's token exchange).",
+      );
     }
+    attempt = 0;
+    state = "auth";
   }
 
   function retryCode(description) {
@@ -262,8 +278,10 @@ function mount(target, options) {
 
   globalThis.addEventListener("message", onMessage);
   doc.addEventListener("securitypolicyviolation", onPolicyViolation);
-  // Only a definite answer stops the handshake; an unreachable status check (say, a
-  // connect-src policy) is reported only if the iframe stays silent too.
+  // The status check only sharpens error messages. Only a definite answer (unknown client,
+  // unregistered origin: the frame cannot start either way) stops the handshake; a check that
+  // could not be made (say, a connect-src policy without Chatframe) counts as "unknown" and
+  // the handshake goes on.
   embedProblem().then((problem) => {
     if (problem) stop(problem);
   });

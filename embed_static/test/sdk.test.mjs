@@ -9,6 +9,7 @@ import {
   embedUrl,
   frameBlockedMessage,
   silenceMessage,
+  unreachableMessage,
 } from "../sdk/chatframe.js";
 
 const iframeWindow = {};
@@ -69,6 +70,8 @@ test("other policy violations are not blamed on the chat frame", () => {
     { effectiveDirective: "img-src", blockedURI: `${chatframeOrigin}/logo.png` },
     { effectiveDirective: "script-src", blockedURI: "inline" },
     { effectiveDirective: "frame-src-elem", blockedURI: chatframeOrigin },
+    { effectiveDirective: "connect-src", blockedURI: `${chatframeOrigin}/embed/cf_abc/status` },
+    { violatedDirective: "default-src 'self'", blockedURI: `${chatframeOrigin}/embed/cf_abc/status` },
     {},
     null,
   ];
@@ -79,4 +82,12 @@ test("other policy violations are not blamed on the chat frame", () => {
 
 test("a silent iframe names the frame-src fix", () => {
   assert.match(silenceMessage(chatframeOrigin), /did not answer.*add https:\/\/chat\.example\.com to its frame-src/);
+});
+
+test("a silent iframe that Chatframe could not be asked about names every fix but connect-src", () => {
+  const message = unreachableMessage(chatframeOrigin, "https://app.example.com");
+  assert.match(message, /did not answer/);
+  assert.match(message, /https:\/\/app\.example\.com is one of the client's allowed origins/);
+  assert.match(message, /frame-src allows https:\/\/chat\.example\.com/);
+  assert.doesNotMatch(message, /connect-src/);
 });

@@ -300,3 +300,48 @@ def test_without_a_bridge_or_fragment_the_page_says_to_open_it_from_the_app(
     assert page.evaluate("() => location.hash") == ""
     page.goto(native_url(native_stack))
     page.get_by_text("Open this chat from the app").wait_for(timeout=10000)
+
+
+def test_try_again_on_the_native_page_asks_the_app_for_a_new_code(
+    native_stack: Stack, context: Any
+) -> None:
+    """The app's backend failed once (a bad code): "Try again" sends a fresh READY that works."""
+    page = context.new_page()
+    answers: list[str] = []
+
+    def app_backend_code(source: dict[str, Any], ready: dict[str, Any]) -> str:
+        answers.append("bad" if not answers else "good")
+        return "x" * 43 if answers[-1] == "bad" else bridge_code(native_stack, "alice", ready)
+
+    page.expose_binding("appBackendCode", app_backend_code)
+    page.add_init_script(
+        BRIDGE
+        % {
+            "chatframe": json.dumps(native_stack.chatframe.url),
+            "hostile": json.dumps(native_stack.hostile_pages.origin),
+            "shape": json.dumps("android"),
+            "released": "true",
+        }
+    )
+    page.goto(native_url(native_stack))
+    page.locator("#unavailable").wait_for(timeout=20000)
+    assert "Chat is unavailable right now" in page.locator("#unavailable").inner_text()
+    page.get_by_role("button", name="Try again").click()
+    wait_for_chat(page)
+    assert answers == ["bad", "good"]
+    log = page.evaluate("() => window.__bridgeLog")
+    types = [m["type"] for m in log]
+    assert types == ["READY", "AUTH_ERROR", "RETRY", "READY", "AUTH_SUCCESS"]
+    assert log[0]["request_id"] != log[3]["request_id"]
+    assert log[0]["code_challenge"] != log[3]["code_challenge"]  # one challenge per code
+
+
+def test_a_failed_fragment_code_offers_no_try_again_that_cannot_work(
+    native_stack: Stack, context: Any
+) -> None:
+    page = context.new_page()
+    page.goto(f"{native_url(native_stack)}#code={'x' * 43}")
+    unavailable = page.locator("#unavailable")
+    unavailable.wait_for(timeout=20000)
+    assert "Close the chat and open it again" in unavailable.inner_text()
+    assert page.get_by_role("button", name="Try again").count() == 0

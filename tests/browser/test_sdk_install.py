@@ -81,6 +81,7 @@ def test_the_install_pages_snippets_pasted_into_a_page_chat(
             chat_stack.trusted_pages.origin,
             None,
             sdk_build(),
+            chat_stack.chatframe.settings.native_origin,
         )
     for name, snippet in (("script-tag", filled.page_script), ("module", filled.page_module)):
         url = chat_stack.trusted_pages.page(f"/pasted-{name}", f"{HEAD}{snippet}</body></html>")
@@ -154,6 +155,27 @@ def test_a_failing_get_code_shows_unavailable_and_retry_works_once_fixed(
     frame.locator("#message:not([disabled])").wait_for(timeout=20000)
     assert unavailable.count() == 0
     assert "Update card" in send(frame, "update my card")
+
+
+def test_a_get_code_returning_no_embed_code_is_retried_then_shown_unavailable(
+    chat_stack: Stack, context: Any
+) -> None:
+    """A backend answering with an error page's text: retried like a failure, then visible."""
+    url = chat_stack.trusted_pages.page(
+        "/not-a-code",
+        f"""{HEAD}<div id="chat"></div>
+        <script src="{chat_stack.chatframe.url}/sdk/v1/chatframe.js"></script>
+        <script>{mount_script(chat_stack, "window.codeOverride = '<h1>502</h1>';")}</script>
+        </body></html>""",
+    )
+    page, console = open_page(context, url)
+    page.frame_locator("#chat iframe").locator("#unavailable").wait_for(timeout=20000)
+    assert page.evaluate("() => window.codeCalls") == 4
+    errors = events_of(page, "ERROR")
+    assert {e["error"] for e in errors} == {"get_code_failed"}
+    assert "not an embed code" in errors[-1]["error_description"]
+    assert "<h1>" not in errors[-1]["error_description"]  # the page's text is not echoed
+    assert any("not an embed code" in line for line in console), console
 
 
 def test_a_non_member_reaches_the_console_with_the_fix(chat_stack: Stack, context: Any) -> None:

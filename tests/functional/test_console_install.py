@@ -113,6 +113,29 @@ def test_snippets_follow_the_chosen_origin_and_bot(owner: ConsoleBrowser, tenant
     assert "https://evil.example" not in unknown_origin  # only the client's own origins
 
 
+def test_the_native_section_links_to_the_webview_guide(
+    owner: ConsoleBrowser, tenant: Tenant
+) -> None:
+    page = install_page(owner, tenant)
+    native = page[page.index('id="step-native"') :]
+    link = re.search(r'<a href="([^"]+)" id="webview-guide">', native)
+    assert link, "the native section does not link to the WebView guide"
+    guide = owner.get(link.group(1))
+    assert guide.status_code == 200 and "WebView" in guide.text
+
+
+def test_the_csp_note_matches_the_csp_guide(owner: ConsoleBrowser, tenant: Tenant) -> None:
+    page = install_page(owner, tenant)
+    note = re.search(r'<p class="muted" id="csp-note">(.*?)</p>', page, re.S)
+    assert note, "no CSP note"
+    text = note.group(1)
+    assert "<code>script-src</code> and <code>frame-src</code>" in text
+    assert "<code>connect-src</code> is optional" in text  # as docs/csp.md says
+    for name in ("csp", "sdk", "errors"):
+        assert f'href="/docs/{name}"' in text
+        assert owner.get(f"/docs/{name}").status_code == 200
+
+
 def test_without_clients_the_page_says_what_to_do(tenant: Tenant) -> None:
     from authserver import registry
     from authserver.extensions import db

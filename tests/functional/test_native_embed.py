@@ -238,16 +238,15 @@ def test_the_webview_guide_shows_the_install_page_snippets() -> None:
     from pathlib import Path
 
     from authserver.console.snippets import snippets
+    from chatapp.embed import sdk_build
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "webview.md").read_text()
-    from chatapp.sdk_bundle import SdkBuild
-
     filled = snippets(
         "https://chat.example.com",
         "cf_YOUR_CLIENT_ID",
         "https://www.example.com",
         None,
-        SdkBuild(module="", classic="", version="v1.000000000000"),
+        sdk_build(),
         "https://chat.example.com",
     )
     for code in (filled.swift, filled.kotlin, filled.react_native):
