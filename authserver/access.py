@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
@@ -40,14 +40,12 @@ def user_access(
     the user looked up on its own.
     """
     wanted = list(dict.fromkeys(bot_ids))
+    params = {"customer_id": customer_id, "bot_ids": wanted}
     if partner_user_pk is not None:
-        user = PartnerUser.id == partner_user_pk
+        statement, params["user_pk"] = _ACCESS_BY_PK, partner_user_pk
     else:
-        user = and_(
-            PartnerUser.customer_id == customer_id,
-            PartnerUser.partner_user_id == (partner_user_id or ""),
-        )
-    rows = {row.id: row for row in db.session.execute(_access_query(customer_id, user, wanted))}
+        statement, params["partner_user_id"] = _ACCESS_BY_PARTNER_ID, partner_user_id or ""
+    rows = {row.id: row for row in db.session.execute(statement, params)}
     if rows:
         user_pk = next(iter(rows.values())).user_pk
     elif partner_user_pk is not None:
@@ -71,7 +69,8 @@ def usable_bot(
 ) -> tuple[Row[Any] | None, str | None]:
     """One bot with its display fields, and why this user may not use it (None: they may)."""
     row = db.session.execute(
-        _access_query(customer_id, PartnerUser.id == partner_user_pk, [bot_id], *_DISPLAY)
+        _ACCESS_WITH_DISPLAY,
+        {"customer_id": customer_id, "user_pk": partner_user_pk, "bot_ids": [bot_id]},
     ).first()
     return row, denial_reason(row, set(amr))
 
@@ -83,28 +82,8 @@ def session_with_bot(session_id: str, bot_id: str | None) -> Any:
     live and whether its user may use that bot right now. ``bot_found`` is None when the bot
     does not exist or is another customer's.
     """
-    bot_join = and_(Bot.id == (bot_id or ""), Bot.customer_id == Session.customer_id)
-    member_join = and_(
-        Membership.bot_id == Bot.id, Membership.partner_user_pk == Session.partner_user_pk
-    )
     return db.session.execute(
-        select(
-            Session.customer_id,
-            Session.partner_user_pk,
-            Session.amr,
-            Session.revoked_at,
-            Session.expires_at,
-            Bot.id.label("bot_found"),
-            Bot.enabled,
-            Bot.access,
-            Bot.require_mfa,
-            Membership.id.label("membership_id"),
-            *_DISPLAY,
-        )
-        .select_from(Session)
-        .outerjoin(Bot, bot_join)
-        .outerjoin(Membership, member_join)
-        .where(Session.id == session_id)
+        _SESSION_WITH_BOT, {"session_id": session_id, "bot_id": bot_id or ""}
     ).first()
 
 
@@ -123,10 +102,33 @@ def denial_reason(row: Row[Any] | None, methods: set[str]) -> str | None:
 
 _DISPLAY = (Bot.name, Bot.greeting, Bot.appearance)
 
+# Built once: constructing a statement costs more than running it on the hot path.
+_SESSION_WITH_BOT = (
+    select(
+        Session.customer_id,
+        Session.partner_user_pk,
+        Session.amr,
+        Session.revoked_at,
+        Session.expires_at,
+        Bot.id.label("bot_found"),
+        Bot.enabled,
+        Bot.access,
+        Bot.require_mfa,
+        Membership.id.label("membership_id"),
+        *_DISPLAY,
+    )
+    .select_from(Session)
+    .outerjoin(Bot, and_(Bot.id == bindparam("bot_id"), Bot.customer_id == Session.customer_id))
+    .outerjoin(
+        Membership,
+        and_(Membership.bot_id == Bot.id, Membership.partner_user_pk == Session.partner_user_pk),
+    )
+    .where(Session.id == bindparam("session_id"))
+)
 
-def _access_query(
-    customer_id: str, user: ColumnElement[bool], bot_ids: list[str], *columns: Any
-) -> Select[Any]:
+
+def _access_query(user: ColumnElement[bool], *columns: Any) -> Select[Any]:
+    """The customer's bots (``bot_ids``) joined with one user and the user's memberships."""
     return (
         select(
             Bot.id,
@@ -143,8 +145,22 @@ def _access_query(
             Membership,
             and_(Membership.bot_id == Bot.id, Membership.partner_user_pk == PartnerUser.id),
         )
-        .where(Bot.id.in_(bot_ids), Bot.customer_id == customer_id)
+        .where(
+            Bot.id.in_(bindparam("bot_ids", expanding=True)),
+            Bot.customer_id == bindparam("customer_id"),
+        )
     )
+
+
+_BY_PK = PartnerUser.id == bindparam("user_pk")
+_ACCESS_BY_PK = _access_query(_BY_PK)
+_ACCESS_WITH_DISPLAY = _access_query(_BY_PK, *_DISPLAY)
+_ACCESS_BY_PARTNER_ID = _access_query(
+    and_(
+        PartnerUser.customer_id == bindparam("customer_id"),
+        PartnerUser.partner_user_id == bindparam("partner_user_id"),
+    )
+)
 
 
 def find_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser | None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session as OrmSession
 
 from .models import Client, utcnow
@@ -135,6 +135,9 @@ _COLUMNS = [
 ]
 
 
+_LOAD = select(*_COLUMNS).where(Client.id == bindparam("client_id"))
+
+
 def valid_client_id(client_id: object) -> bool:
     """Whether ``client_id`` looks like one of ours (anything else is not looked up)."""
     return isinstance(client_id, str) and client_id.startswith("cf_") and len(client_id) <= 40
@@ -160,7 +163,7 @@ class ClientCache:
         entry = self._entries.get(client_id)
         if entry is not None and now - entry[0] < self.ttl:
             return entry[1]
-        row = self._session().execute(select(*_COLUMNS).where(Client.id == client_id)).first()
+        row = self._session().execute(_LOAD, {"client_id": client_id}).first()
         if row is None:
             self.invalidate(client_id)
             return None

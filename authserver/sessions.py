@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from . import events
@@ -25,10 +25,15 @@ def new_refresh_token(session: Session, hasher: Hasher) -> str:
 def find_refresh_token(token: str, hasher: Hasher) -> RefreshToken | None:
     """The refresh token's row with its session, in one query."""
     return db.session.execute(
-        select(RefreshToken)
-        .options(joinedload(RefreshToken.session))
-        .where(RefreshToken.token_hash == hasher.hash(token))
+        _FIND_REFRESH, {"token_hash": hasher.hash(token)}
     ).scalar_one_or_none()
+
+
+_FIND_REFRESH = (
+    select(RefreshToken)
+    .options(joinedload(RefreshToken.session))
+    .where(RefreshToken.token_hash == bindparam("token_hash"))
+)
 
 
 def claim_refresh_token(row: RefreshToken) -> bool:
@@ -37,12 +42,16 @@ def claim_refresh_token(row: RefreshToken) -> bool:
     This conditional UPDATE is the concurrency rule: of any number of simultaneous
     refreshes with one token, exactly one rotates it; every other one is treated as reuse.
     """
-    result = db.session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == row.id, RefreshToken.rotated_at.is_(None))
-        .values(rotated_at=utcnow())
-    )
+    result = db.session.execute(_CLAIM_REFRESH, {"row_id": row.id, "now": utcnow()})
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+_CLAIM_REFRESH = (
+    update(RefreshToken)
+    .where(RefreshToken.id == bindparam("row_id"), RefreshToken.rotated_at.is_(None))
+    .values(rotated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def revoke_session(
