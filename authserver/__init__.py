@@ -28,10 +28,30 @@ MIGRATIONS = str(Path(__file__).parent / "migrations")
 log = logging.getLogger("chatframe")
 
 
+class ChatframeFlask(Flask):
+    """Flask, minus a per-request cost: every view and hook here is a plain function.
+
+    Flask asks ``inspect.iscoroutinefunction`` of every hook and view on every request to
+    support async views; Chatframe has none, so the answer is remembered per function.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain_functions: set[Any] = set()
+
+    def ensure_sync(self, func: Any) -> Any:
+        if func in self._plain_functions:
+            return func
+        wrapped = super().ensure_sync(func)
+        if wrapped is func:
+            self._plain_functions.add(func)
+        return wrapped
+
+
 def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) -> Flask:
     """Build the app from ``settings`` (default: the ``CHATFRAME_*`` environment)."""
     settings = settings or load_settings()
-    app = Flask(__name__, instance_path=str(Path("instance").resolve()))
+    app = ChatframeFlask(__name__, instance_path=str(Path("instance").resolve()))
     database_url = settings.database_url
     if not database_url:
         os.makedirs(app.instance_path, exist_ok=True)
