@@ -14,7 +14,7 @@ from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import edge
+from . import edge, sqlite_writers
 from .client_cache import ClientCache
 from .config import Settings, load_settings
 from .ephemeral import EphemeralStore, RedisEphemeralStore, SqlEphemeralStore
@@ -137,9 +137,24 @@ def _serialise_sqlite_writes(engine: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    queue = None
+    if engine.url.database and engine.url.database != ":memory:":
+        queue = sqlite_writers.WriterQueue(engine.url.database, timeout=30)
+        sqlite_writers.install(engine, queue)
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN" if sqlite_deferred.get() else "BEGIN IMMEDIATE")
+        if sqlite_deferred.get():
+            connection.exec_driver_sql("BEGIN")
+            return
+        if queue is not None:
+            queue.acquire(connection.connection)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if queue is not None:
+                queue.release(connection.connection)
+            raise
 
 
 def _ephemeral_store(settings: Settings, client: Redis | None) -> EphemeralStore:

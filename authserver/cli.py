@@ -111,6 +111,11 @@ def upgrade_database() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    help="Threads per worker (default: 4 on PostgreSQL; 1 on SQLite, which has one writer).",
+)
+@click.option(
     "--server",
     "server_name",
     type=click.Choice(["granian", "gunicorn"]),
@@ -118,7 +123,7 @@ def upgrade_database() -> None:
     show_default=True,
     help="HTTP server: granian (fastest measured, see bench/README.md) or gunicorn (gthread).",
 )
-def serve(host: str, port: int, workers: int, server_name: str) -> None:
+def serve(host: str, port: int, workers: int, threads: int | None, server_name: str) -> None:
     """Run the production server (granian by default; gunicorn on request)."""
     metrics_dir = _prepare_metrics_dir()  # before anything imports prometheus_client
     settings = _load_or_fail()
@@ -131,17 +136,21 @@ def serve(host: str, port: int, workers: int, server_name: str) -> None:
         f"Chatframe ({settings.env}) on http://{host}:{port} with {server_name}, "
         f"{workers} worker(s) — issuer {settings.issuer}"
     )
+    if threads is None:
+        threads = (
+            1 if not settings.database_url or settings.database_url.startswith("sqlite") else 4
+        )
     try:
         if server_name == "granian":
-            run_granian(host, port, workers)
+            run_granian(host, port, workers, threads)
         else:
-            run_gunicorn(f"{host}:{port}", workers)
+            run_gunicorn(f"{host}:{port}", workers, threads)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def run_granian(host: str, port: int, workers: int) -> None:
+def run_granian(host: str, port: int, workers: int, threads: int) -> None:
     """Serve with granian: a Rust HTTP server that calls the WSGI app from worker threads."""
     from granian import Granian
     from granian.constants import Interfaces
@@ -153,15 +162,12 @@ def run_granian(host: str, port: int, workers: int) -> None:
         port=port,
         interface=Interfaces.WSGI,
         workers=workers,
-        blocking_threads=BLOCKING_THREADS,
+        blocking_threads=threads,
         log_access=True,
         # Path only, never the query string: nothing sensitive belongs there, but be safe.
         log_access_format='[%(time)s] %(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).1fms',
         respawn_failed_workers=True,
     ).serve()
-
-
-BLOCKING_THREADS = 4  # per worker: requests that wait on PostgreSQL or Redis overlap
 
 
 def _prepare_metrics_dir() -> Path | None:
@@ -185,14 +191,14 @@ def _prepare_metrics_dir() -> Path | None:
     return folder
 
 
-def run_gunicorn(bind: str, workers: int) -> None:
+def run_gunicorn(bind: str, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
-            self.cfg.set("threads", BLOCKING_THREADS)
+            self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
             # Never log query strings: nothing sensitive belongs there, but be safe.
