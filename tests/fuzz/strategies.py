@@ -179,6 +179,7 @@ def encode(value: str | bytes) -> str:
 
 
 EXTRA_NAMES = ["resource", "audience", "x", "client_id", "scope", "\x00", ""]
+IGNORED_NAMES = ("resource", "audience", "x", "")
 FORM_OPS = st.lists(st.sampled_from(["drop", "dup", "extra", "empty"]), max_size=2)
 
 
@@ -197,14 +198,16 @@ def form_mutations(
             untouched = False
         elif op == "dup":
             out.insert(i, (out[i][0], draw(junk_text)))
-            untouched = False
+            untouched = untouched and out[i][0] in IGNORED_NAMES
         elif op == "empty":
             out[i] = (out[i][0], "")
             untouched = False
         else:
             name = choose(draw, EXTRA_NAMES)
             out.append((name, draw(junk_text)))
-            untouched = untouched and name == "x"
+            # RFC 6749 §3.2: a server ignores parameters it does not know (Chatframe takes no
+            # resource or audience), so only a repeated or NUL-named one spoils the request.
+            untouched = untouched and name in IGNORED_NAMES
     return out, untouched
 
 
@@ -301,7 +304,9 @@ def mutated_claims(draw: Draw, claims: dict[str, Any]) -> tuple[dict[str, Any], 
     for index, op in draw(CLAIM_CHANGES):
         name = names[index % len(names)]
         if op == "drop":
-            out.pop(name, None)
+            if name not in out:
+                continue  # nothing dropped: the claims are as they were
+            out.pop(name)
         elif op == "future":
             out[name] = time.time() + choose(draw, [120, 3600, 10**9])
         elif op == "past":
