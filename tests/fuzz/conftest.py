@@ -99,7 +99,7 @@ class ChatSession:
     key: ECKey | None
     access_token: str
     refresh_token: str
-    conversation_id: str
+    conversation_id: str  # "" for sessions that never chat
     minted_at: float
 
 
@@ -185,7 +185,7 @@ class World:
         """A live session of alice for one use (``UNBOUND`` kinds have no DPoP key); re-minted."""
         current = self._sessions.get(kind)
         if current is None or time.time() - current.minted_at > 240:
-            current = self._sessions[kind] = self._mint_session(kind not in UNBOUND)
+            current = self._sessions[kind] = self._mint_session(kind not in UNBOUND, kind == "dpop")
         return current
 
     def spare_key(self) -> ECKey:
@@ -248,7 +248,8 @@ class World:
         self.never_echo.append(code)
         return code
 
-    def _mint_session(self, bound: bool) -> ChatSession:
+    def _mint_session(self, bound: bool, chat: bool) -> ChatSession:
+        """Exchange + redemption (+ a conversation of its own when it will ``chat``)."""
         key = ECKey.generate_key("P-256") if bound else None
         verifier = secrets.token_urlsafe(48)
         code = self.code(dpop_key=key, verifier=verifier)
@@ -270,17 +271,19 @@ class World:
         assert response.status_code == 200, response.get_data()
         tokens = response.get_json()
         access = tokens["access_token"]
+        self.never_echo.extend([access, tokens["refresh_token"]])
+        conversation = self._conversation(key, access, tokens["token_type"]) if chat else ""
+        return ChatSession(key, access, tokens["refresh_token"], conversation, time.time())
+
+    def _conversation(self, key: ECKey | None, access: str, token_type: str) -> str:
         url = f"/chat/api/bots/{self.bots['welcome']}/conversations"
-        auth = {"Authorization": f"{tokens['token_type']} {access}"}
+        auth = {"Authorization": f"{token_type} {access}"}
         if key is not None:
             auth["DPoP"] = dpop_proof(key, "POST", self.issuer + url, access_token=access)
         created = self.http.post(url, headers=auth, json={})
         TALLY.requests["chat: create conversation (setup)"] += 1
         assert created.status_code == 201, created.get_data()
-        self.never_echo.extend([access, tokens["refresh_token"]])
-        return ChatSession(
-            key, access, tokens["refresh_token"], created.get_json()["id"], time.time()
-        )
+        return str(created.get_json()["id"])
 
 
 def on_the_wire(value: str) -> str:

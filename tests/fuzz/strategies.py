@@ -311,6 +311,9 @@ def mutated_claims(draw: Draw, claims: dict[str, Any]) -> tuple[dict[str, Any], 
             out[name] = time.time() + choose(draw, [120, 3600, 10**9])
         elif op == "past":
             out[name] = choose(draw, [0, -1, time.time() - 3600])
+            # An iat or nbf in the past is a valid JWT (only exp bounds its life).
+            untouched = untouched and name in ("iat", "nbf", "x")
+            continue
         else:
             out[name] = draw(claim_junk)
         untouched = untouched and name == "x"
@@ -406,7 +409,8 @@ def dpop_proof(
         else:
             bad = ATTACKER_KEY.as_dict(private=False)
         header["jwk"] = bad
-        return sign_raw(header, json.dumps(claims).encode(), key), False
+        # Without a bound key the proof is signed by ATTACKER_KEY: its own jwk is no near miss.
+        return sign_raw(header, json.dumps(claims).encode(), key), bad == public
     return choose(draw, [str(draw(header_text)), "a.b.c", "x" * 9000]), False
 
 
