@@ -296,6 +296,13 @@ CLAIM_OPS = ["junk", "drop", "future", "past"]
 CLAIM_CHANGES = st.lists(st.tuples(INDEX, st.sampled_from(CLAIM_OPS)), max_size=3)
 
 
+def _past_time(value: Any) -> bool:
+    """A NumericDate not after now (and not before year -5000, where no server reads a time)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return -95_617_584_000 <= value <= time.time()
+
+
 def mutated_claims(draw: Draw, claims: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Claims with some changed, dropped or added; returns (claims, untouched)."""
     out = dict(claims)
@@ -316,6 +323,8 @@ def mutated_claims(draw: Draw, claims: dict[str, Any]) -> tuple[dict[str, Any], 
             continue
         else:
             out[name] = draw(claim_junk)
+            if name in ("iat", "nbf") and _past_time(out[name]):
+                continue  # junk that happens to be a past time: still a valid JWT
         untouched = untouched and name == "x"
     return out, untouched
 
@@ -388,8 +397,11 @@ def dpop_proof(
             "http://bücher.example/oauth/token",
         ]
         value = choose(draw, near_misses) if draw(FLAG) else draw(claim_junk)
-        claims[choose(draw, sorted(claims))] = value
-        return sign_raw(header, json.dumps(claims).encode(), key), False
+        name = choose(draw, sorted(claims))
+        claims[name] = value
+        # Any non-empty string is a jti (RFC 9449 §4.2): only the other claims can miss.
+        valid = name == "jti" and isinstance(value, str) and bool(value)
+        return sign_raw(header, json.dumps(claims).encode(), key), valid
     if kind == "header":
         odd = ["jwt", "HS256", "none", "RS256"]
         value = choose(draw, odd) if draw(FLAG) else draw(claim_junk)
