@@ -60,7 +60,17 @@ def _has_nul(items: Any) -> bool:
 
 def _basic_credentials_problem(header: str) -> str | None:
     """Basic credentials must decode (base64, then UTF-8, then form-decoding, RFC 6749 §2.3.1)
-    to text without NUL; undecodable base64 is left to client authentication to refuse."""
+    to text without NUL; undecodable base64 is left to client authentication to refuse.
+
+    A header with a blank after its scheme but nothing else (``Basic ``, or only blanks) is
+    refused here: client authentication reads it as scheme + credentials and cannot parse it.
+    """
+    parts = header.split(None, 1)
+    if " " in header and (not parts or (len(parts) == 1 and parts[0].lower() == "basic")):
+        return (
+            "The Authorization header carries no credentials: send 'Basic ' followed by the "
+            "base64 of 'client_id:client_secret', or leave the header out."
+        )
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "basic":
         return None

@@ -47,6 +47,8 @@ def loads(data: str | bytes | bytearray) -> Any:
         value = json.loads(data, parse_constant=_no_constants, parse_float=_finite_float)
     except RecursionError:
         raise StrictJSONError(f"JSON may nest at most {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:  # callers catch StrictJSONError: one error for all
+        raise StrictJSONError(str(exc)) from None
     _check(value)
     return value
 

@@ -23,7 +23,14 @@ from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import func, select
 
 from tests.conftest import ORIGIN, Tenant, assert_refused, free_port
-from tests.embed import ASSERTION_TYPE, JWT_TYPE, Backend, Iframe
+from tests.embed import (
+    ASSERTION_TYPE,
+    JWT_TYPE,
+    PARTNER_USER_ID,
+    TOKEN_EXCHANGE,
+    Backend,
+    Iframe,
+)
 from tests.functional.conftest import management_api
 from tests.processes import Seed, clean_env, cli, seed, start, wait_until_up
 
@@ -324,6 +331,28 @@ def test_basic_credentials_that_are_not_utf8_are_400(tenant: Tenant) -> None:
         timeout=30,
     )
     assert "UTF-8" in assert_refused(response, 400, "invalid_request")["error_description"]
+
+
+@pytest.mark.parametrize("header", ["Basic ", "basic \xa0", "Basic \t ", " "])
+def test_basic_with_no_credentials_is_400_not_a_500(tenant: Tenant, header: str) -> None:
+    # Through the app itself: a front server may strip the trailing blank before it arrives.
+    http = tenant.server.app.test_client()
+    for form in (
+        {"grant_type": "client_credentials", "scope": "manage"},
+        {
+            "grant_type": TOKEN_EXCHANGE,
+            "subject_token": "alice",
+            "subject_token_type": PARTNER_USER_ID,
+            "scope": f"bot:{tenant.bots['welcome']}",
+            "origin": ORIGIN,
+        },
+    ):
+        response = http.post("/oauth/token", data=form, headers={"Authorization": header})
+        assert response.status_code == 400, response.get_data()
+        payload = response.get_json()
+        assert payload["error"] == "invalid_request", payload
+        assert "no credentials" in payload["error_description"]
+        assert "access_token" not in payload
 
 
 # -- 9. error descriptions that quote Unicode or quotes; IDN origins -------------------------

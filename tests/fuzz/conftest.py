@@ -25,11 +25,12 @@ from joserfc.jwk import ECKey
 from authserver.extensions import db
 from tests.conftest import REQUIRE_SERVICES, Storage, build_app, free_port
 from tests.embed import PARTNER_USER_ID, TOKEN_EXCHANGE, dpop_proof
-from tests.fuzz.known_issues import known_issue_for
 
 # One budget knob: Hypothesis examples per fuzz test and backend (each sends >= 1 request).
-EXAMPLES = int(os.environ.get("CHATFRAME_FUZZ_EXAMPLES", "1300"))
+EXAMPLES = int(os.environ.get("CHATFRAME_FUZZ_EXAMPLES", "1450"))
 ORIGIN = "http://localhost:5001"
+# Sessions without a DPoP key: cheaper to mint, for uses that never need a proof.
+UNBOUND = ("bearer", "revocable")
 
 settings.register_profile(
     "ci",
@@ -77,17 +78,15 @@ class Request:
     def describe(self) -> str:
         return (
             f"{self.method} {self.path}{'?' + self.query if self.query else ''} "
-            f"headers={self.headers!r} body={self.body[:300]!r}"
+            f"headers={self.headers!r} body={self.body[:1000]!r}"
         )
 
 
 @dataclass
 class Tally:
-    """What the fuzz run did: requests per endpoint label, and tolerated known failures."""
+    """What the fuzz run did: requests per endpoint label."""
 
     requests: Counter[str] = field(default_factory=Counter)
-    known: Counter[str] = field(default_factory=Counter)
-    known_examples: dict[str, str] = field(default_factory=dict)
 
 
 TALLY = Tally()
@@ -100,7 +99,7 @@ class ChatSession:
     key: ECKey | None
     access_token: str
     refresh_token: str
-    conversation_id: str
+    conversation_id: str  # "" for sessions that never chat
     minted_at: float
 
 
@@ -126,6 +125,12 @@ class World:
     _manage_token: tuple[str, float] | None = None
     _last_exception: BaseException | None = None
 
+    def __repr__(self) -> str:  # a failing example prints its arguments: never the secrets
+        return f"World({self.backend})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # Hypothesis's printer
+        printer.text(repr(self))
+
     # -- sending and checking -------------------------------------------------------------
     def send(self, request: Request) -> Any:
         """Send one request through the test client and hold its answer to the oracle."""
@@ -134,7 +139,8 @@ class World:
         response = self.http.open(
             url,
             method=request.method,
-            headers=list(request.headers),  # the test client adds to the list it is given
+            # A fresh list (the test client adds to the one it is given), as the wire carries it.
+            headers=[(name, on_the_wire(value)) for name, value in request.headers],
             data=request.body,
             base_url=self.issuer,
         )
@@ -149,12 +155,7 @@ class World:
         body: bytes = response.get_data()
         where = f"{response.status_code} for {request.describe()}\n-> {body[:500]!r}"
         if response.status_code >= 500:
-            item = known_issue_for(self.backend, request, self._last_exception)
-            if item is None:
-                raise AssertionError(f"server error {where} ({self._last_exception!r})")
-            TALLY.known[item] += 1
-            TALLY.known_examples.setdefault(item, request.describe()[:400])
-            return
+            raise AssertionError(f"server error {where} ({self._last_exception!r})")
         for marker in _TRACE_MARKERS:
             assert marker not in body, f"stack trace in {where}"
         for value in self.never_echo:
@@ -181,10 +182,10 @@ class World:
 
     # -- live credentials the generators build near-valid requests from -------------------
     def chat_session(self, kind: str = "dpop") -> ChatSession:
-        """A live session of alice for one use (``bearer``: not DPoP-bound), re-minted when old."""
+        """A live session of alice for one use (``UNBOUND`` kinds have no DPoP key); re-minted."""
         current = self._sessions.get(kind)
         if current is None or time.time() - current.minted_at > 240:
-            current = self._sessions[kind] = self._mint_session(kind != "bearer")
+            current = self._sessions[kind] = self._mint_session(kind not in UNBOUND, kind == "dpop")
         return current
 
     def spare_key(self) -> ECKey:
@@ -247,7 +248,8 @@ class World:
         self.never_echo.append(code)
         return code
 
-    def _mint_session(self, bound: bool) -> ChatSession:
+    def _mint_session(self, bound: bool, chat: bool) -> ChatSession:
+        """Exchange + redemption (+ a conversation of its own when it will ``chat``)."""
         key = ECKey.generate_key("P-256") if bound else None
         verifier = secrets.token_urlsafe(48)
         code = self.code(dpop_key=key, verifier=verifier)
@@ -269,17 +271,34 @@ class World:
         assert response.status_code == 200, response.get_data()
         tokens = response.get_json()
         access = tokens["access_token"]
+        self.never_echo.extend([access, tokens["refresh_token"]])
+        conversation = self._conversation(key, access, tokens["token_type"]) if chat else ""
+        return ChatSession(key, access, tokens["refresh_token"], conversation, time.time())
+
+    def _conversation(self, key: ECKey | None, access: str, token_type: str) -> str:
         url = f"/chat/api/bots/{self.bots['welcome']}/conversations"
-        auth = {"Authorization": f"{tokens['token_type']} {access}"}
+        auth = {"Authorization": f"{token_type} {access}"}
         if key is not None:
             auth["DPoP"] = dpop_proof(key, "POST", self.issuer + url, access_token=access)
         created = self.http.post(url, headers=auth, json={})
         TALLY.requests["chat: create conversation (setup)"] += 1
         assert created.status_code == 201, created.get_data()
-        self.never_echo.extend([access, tokens["refresh_token"]])
-        return ChatSession(
-            key, access, tokens["refresh_token"], created.get_json()["id"], time.time()
-        )
+        return str(created.get_json()["id"])
+
+
+def on_the_wire(value: str) -> str:
+    """A header value as a server receives it: latin-1 text without line breaks.
+
+    Generated tokens may hold any text; a real client can only send its UTF-8 bytes (which a
+    WSGI server reads as latin-1), and a line break would end the header, so it is dropped.
+    """
+    if "\r" in value or "\n" in value:
+        value = value.replace("\r", "").replace("\n", "")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "surrogatepass").decode("latin-1")
+    return value
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -351,6 +370,12 @@ def world(
     services.settings = services.settings.replace(
         exchange_limit_per_client=1_000_000, exchange_limit_per_user=1_000_000
     )
+    if services.redis is not None:
+        # A busy shared CI machine can stall Redis past the production 0.25 s timeout: a 503
+        # by design (outages), not an answer to the input. The fuzz suite waits longer.
+        pool = services.redis.connection_pool
+        pool.connection_kwargs.update(socket_timeout=5.0, socket_connect_timeout=5.0)
+        pool.disconnect()
     if request.param == "sqlite":
         _no_fsync(app)
     issuer = services.settings.issuer
@@ -384,10 +409,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     total = sum(TALLY.requests.values())
     if not total:
         return
+    setup = sum(n for label, n in TALLY.requests.items() if label.endswith("(setup)"))
     write = terminalreporter.write_line
     terminalreporter.section("fuzz requests")
     for label, count in sorted(TALLY.requests.items()):
         write(f"{count:>7}  {label}")
-    write(f"{total:>7}  requests in all (budget CHATFRAME_FUZZ_EXAMPLES={EXAMPLES})")
-    for item, count in sorted(TALLY.known.items()):
-        write(f"{count:>7}  tolerated 5xx of {item}; e.g. {TALLY.known_examples[item]}")
+    write(
+        f"{total - setup:>7}  generated requests in all, plus {setup} setup requests that "
+        f"mint live codes and tokens (budget CHATFRAME_FUZZ_EXAMPLES={EXAMPLES})"
+    )

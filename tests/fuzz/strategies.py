@@ -179,6 +179,7 @@ def encode(value: str | bytes) -> str:
 
 
 EXTRA_NAMES = ["resource", "audience", "x", "client_id", "scope", "\x00", ""]
+IGNORED_NAMES = ("resource", "audience", "x", "")
 FORM_OPS = st.lists(st.sampled_from(["drop", "dup", "extra", "empty"]), max_size=2)
 
 
@@ -197,14 +198,16 @@ def form_mutations(
             untouched = False
         elif op == "dup":
             out.insert(i, (out[i][0], draw(junk_text)))
-            untouched = False
+            untouched = untouched and out[i][0] in IGNORED_NAMES
         elif op == "empty":
             out[i] = (out[i][0], "")
             untouched = False
         else:
             name = choose(draw, EXTRA_NAMES)
             out.append((name, draw(junk_text)))
-            untouched = untouched and name == "x"
+            # RFC 6749 §3.2: a server ignores parameters it does not know (Chatframe takes no
+            # resource or audience), so only a repeated or NUL-named one spoils the request.
+            untouched = untouched and name in IGNORED_NAMES
     return out, untouched
 
 
@@ -293,6 +296,13 @@ CLAIM_OPS = ["junk", "drop", "future", "past"]
 CLAIM_CHANGES = st.lists(st.tuples(INDEX, st.sampled_from(CLAIM_OPS)), max_size=3)
 
 
+def _past_time(value: Any) -> bool:
+    """A NumericDate not after now (and not before year -5000, where no server reads a time)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return -95_617_584_000 <= value <= time.time()
+
+
 def mutated_claims(draw: Draw, claims: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Claims with some changed, dropped or added; returns (claims, untouched)."""
     out = dict(claims)
@@ -301,13 +311,23 @@ def mutated_claims(draw: Draw, claims: dict[str, Any]) -> tuple[dict[str, Any], 
     for index, op in draw(CLAIM_CHANGES):
         name = names[index % len(names)]
         if op == "drop":
-            out.pop(name, None)
+            if name not in out:
+                continue  # nothing dropped: the claims are as they were
+            out.pop(name)
         elif op == "future":
             out[name] = time.time() + choose(draw, [120, 3600, 10**9])
+            # A later exp is still a valid JWT (a server may cap the lifetime, or not).
+            untouched = untouched and name in ("exp", "x")
+            continue
         elif op == "past":
             out[name] = choose(draw, [0, -1, time.time() - 3600])
+            # An iat or nbf in the past is a valid JWT (only exp bounds its life).
+            untouched = untouched and name in ("iat", "nbf", "x")
+            continue
         else:
             out[name] = draw(claim_junk)
+            if name in ("iat", "nbf") and _past_time(out[name]):
+                continue  # junk that happens to be a past time: still a valid JWT
         untouched = untouched and name == "x"
     return out, untouched
 
@@ -380,8 +400,11 @@ def dpop_proof(
             "http://bücher.example/oauth/token",
         ]
         value = choose(draw, near_misses) if draw(FLAG) else draw(claim_junk)
-        claims[choose(draw, sorted(claims))] = value
-        return sign_raw(header, json.dumps(claims).encode(), key), False
+        name = choose(draw, sorted(claims))
+        claims[name] = value
+        # Any non-empty string is a jti (RFC 9449 §4.2): only the other claims can miss.
+        valid = name == "jti" and isinstance(value, str) and bool(value)
+        return sign_raw(header, json.dumps(claims).encode(), key), valid
     if kind == "header":
         odd = ["jwt", "HS256", "none", "RS256"]
         value = choose(draw, odd) if draw(FLAG) else draw(claim_junk)
@@ -401,7 +424,8 @@ def dpop_proof(
         else:
             bad = ATTACKER_KEY.as_dict(private=False)
         header["jwk"] = bad
-        return sign_raw(header, json.dumps(claims).encode(), key), False
+        # Without a bound key the proof is signed by ATTACKER_KEY: its own jwk is no near miss.
+        return sign_raw(header, json.dumps(claims).encode(), key), bad == public
     return choose(draw, [str(draw(header_text)), "a.b.c", "x" * 9000]), False
 
 

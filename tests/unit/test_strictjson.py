@@ -32,6 +32,13 @@ def test_what_python_accepts_but_chatframe_refuses(text: str, why: str) -> None:
         loads(text)
 
 
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1,}', '{"sub": "a\nb"}', "[1] x", "'a'"])
+def test_invalid_json_is_a_strict_json_error(text: str) -> None:
+    # Every caller catches StrictJSONError: plain invalid JSON must raise it too, not a 500.
+    with pytest.raises(StrictJSONError):
+        loads(text)
+
+
 def test_bytes_must_be_utf8() -> None:
     with pytest.raises(StrictJSONError, match="UTF-8"):
         loads(b'{"name": "\xff"}')
@@ -52,6 +59,7 @@ def _segment(value: bytes) -> str:
 def test_compact_jws_reads_header_and_payload_strictly() -> None:
     header, payload = _segment(b'{"alg":"ES256"}'), _segment(b'{"exp":1}')
     nan = _segment(b'{"exp": NaN}')
+    control = _segment(b'{"sub": "a\nb"}')  # a raw control character: invalid JSON
     assert compact_jws(f"{header}.{payload}.sig") == ({"alg": "ES256"}, {"exp": 1})
     for token in (
         f"{header}.{nan}.sig",
@@ -60,6 +68,8 @@ def test_compact_jws_reads_header_and_payload_strictly() -> None:
         f"{header}.{payload}.sig.extra",
         f"{header}!.{payload}.sig",
         f"{header}.{payload}.sïg",
+        f"{header}.{control}.sig",
+        f"{_segment(b'{')}.{payload}.sig",
     ):
         with pytest.raises(StrictJSONError):
             compact_jws(token)
