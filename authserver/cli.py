@@ -167,6 +167,9 @@ def run_granian(host: str, port: int, workers: int, threads: int) -> None:
         # Path only, never the query string: nothing sensitive belongs there, but be safe.
         log_access_format='[%(time)s] %(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).1fms',
         respawn_failed_workers=True,
+        # On SIGTERM, a worker still busy (or held by idle keep-alive clients) after this
+        # many seconds is killed, so a restart never hangs.
+        workers_kill_timeout=10,
     ).serve()
 
 
