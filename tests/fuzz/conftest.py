@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, settings
 from joserfc.jwk import ECKey
 
 from authserver.extensions import db
-from tests.conftest import REQUIRE_SERVICES, Storage, build_app, free_port
+from tests.conftest import PG_ADMIN_URL, REQUIRE_SERVICES, Storage, build_app, free_port
 from tests.embed import PARTNER_USER_ID, TOKEN_EXCHANGE, dpop_proof
 
 # One budget knob: Hypothesis examples per fuzz test and backend (each sends >= 1 request).
@@ -359,10 +359,32 @@ def _seed(app: Flask) -> dict[str, Any]:
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
+    # A database of its own: the fuzz app has its own keys folder, so it must not share the
+    # signing-key table of the functional tests' live server.
     storage: Storage = request.getfixturevalue(f"{request.param}_storage")
-    fuzz_storage = Storage(
-        storage.name, storage.database_url, storage.redis_url, storage.redis_prefix + ":fuzz"
-    )
+    drop_database = None
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("fuzz-sqlite") / "chatframe.db"
+        fuzz_storage = Storage("sqlite", f"sqlite:///{path}")
+    else:
+        from sqlalchemy import create_engine, text
+
+        name = f"chatframe_fuzz_{secrets.token_hex(6)}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+        def drop_database() -> None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+        fuzz_storage = Storage(
+            "postgres",
+            PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
+            storage.redis_url,
+            storage.redis_prefix + ":fuzz",
+        )
     port = free_port()
     app = build_app(fuzz_storage, tmp_path_factory.mktemp(f"fuzz-keys-{request.param}"), port)
     services = app.extensions["chatframe"]
@@ -402,7 +424,10 @@ def world(
     yield current
     logging.getLogger("chatframe").removeHandler(handler)
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
+    if drop_database is not None:
+        drop_database()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
