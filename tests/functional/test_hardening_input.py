@@ -572,25 +572,8 @@ def test_served_chat_api_challenge_never_carries_the_path(served: Served) -> Non
     assert response.headers["WWW-Authenticate"].isascii()
 
 
-def test_served_413_closes_the_connection_it_announces(served: Served) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
-    connection.auto_open = False  # a dropped connection must show, not be silently reopened
-    connection.connect()
-    connection.request(
-        "POST",
-        "/oauth/token",
-        body=b"grant_type=" + b"x" * 200_000,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    response = connection.getresponse()
-    assert response.status == 413
-    assert json.loads(response.read())["error"] == "request_too_large"
-    if response.getheader("Connection", "").lower() == "close":
-        assert response.will_close
-    else:  # keep-alive was announced: the same connection must serve the next request
-        connection.request("GET", "/oauth/jwks")
-        assert connection.getresponse().status == 200
-    connection.close()
+# Item 13 (a 413 must not announce keep-alive and then drop the connection) is tested under
+# both HTTP servers in tests/functional/test_servers.py.
 
 
 def test_served_small_bodies_keep_the_connection(served: Served) -> None:
