@@ -19,7 +19,7 @@ from .client_auth import PrivateKeyJwtAuth, unverified_claims
 from .dpop import DPoPBinding, DPoPVerifier
 from .errors import CredentialsFromBrowserError, InvalidClientError, InvalidRequestError
 from .pkce import S256CodeChallenge
-from .requests import ChatframeRequest
+from .requests import ChatframeRequest, present_form, repeated
 
 CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
@@ -96,6 +96,16 @@ def _endpoint_url() -> str:
     return services().settings.issuer + flask_request.path
 
 
+def _repeat_refusal() -> InvalidRequestError | None:
+    """RFC 6749 §3.2: no parameter may be sent twice (an empty one counts as not sent)."""
+    name = repeated(present_form(flask_request))
+    if name is None:
+        return None
+    return InvalidRequestError(
+        f"The parameter '{name}' was sent more than once: send each parameter once."
+    )
+
+
 def _transport_refusal() -> InvalidRequestError | None:
     """Authlib allows plain http only on loopback; our issuer decides, never the Host header.
 
@@ -159,13 +169,13 @@ class ChatframeAuthorizationServer(AuthorizationServer):
                 "Send token endpoint parameters in the form body, never in the URL."
             )
             return self.handle_error_response(None, error)
-        refusal = _transport_refusal()
+        refusal = _transport_refusal() or _repeat_refusal()
         if refusal is not None:
             return self.handle_error_response(None, refusal)
         return super().create_token_response(request)
 
     def create_endpoint_response(self, name: str, request: Any = None) -> Response:
-        refusal = _transport_refusal()
+        refusal = _transport_refusal() or _repeat_refusal()
         if refusal is not None:
             return self.handle_error_response(None, refusal)
         return super().create_endpoint_response(name, request)

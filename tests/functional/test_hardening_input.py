@@ -592,3 +592,55 @@ def test_served_small_bodies_keep_the_connection(served: Served) -> None:
         assert response.status == 400 and response.getheader("Connection") in (None, "keep-alive")
         response.read()
     connection.close()
+
+
+# -- Repeated and empty OAuth parameters (RFC 6749 §3.1, §3.2) --------------------------------
+
+
+@pytest.mark.parametrize("name", ["client_id", "code", "code_verifier", "origin"])
+def test_a_parameter_sent_twice_is_refused_and_spends_nothing(tenant: Tenant, name: str) -> None:
+    iframe = tenant.iframe()
+    code = tenant.backend.code(iframe, "alice", [tenant.bots["welcome"]])
+    data: dict[str, Any] = {
+        "grant_type": "authorization_code",
+        "client_id": tenant.client_id,
+        "code": code,
+        "code_verifier": iframe.verifier,
+        "origin": iframe.origin,
+    }
+    # The same value twice too: which copy a server would read is exactly what must not matter.
+    data[name] = [data[name], data[name]]
+    response = requests.post(
+        iframe.token_url, data=data, headers={"DPoP": iframe.proof()}, timeout=30
+    )
+    body = assert_refused(response, 400, "invalid_request")
+    assert f"'{name}' was sent more than once" in body["error_description"]
+    assert iframe.redeem(code).status_code == 200  # the refusal did not consume the code
+
+
+def test_an_empty_parameter_counts_as_omitted(tenant: Tenant) -> None:
+    iframe = tenant.iframe()
+    code = tenant.backend.code(iframe, "alice", [tenant.bots["welcome"]])
+    # ``client_id=…&client_id=``: the empty copy is no value, so nothing is repeated.
+    assert iframe.redeem(code, client_id=[tenant.client_id, ""]).status_code == 200
+    # And an empty required parameter is a missing one, named as such.
+    other = tenant.iframe()
+    code = tenant.backend.code(other, "alice", [tenant.bots["welcome"]])
+    body = assert_refused(other.redeem(code, code_verifier=""), 400, "invalid_request")
+    assert "code_verifier" in body["error_description"]
+
+
+@pytest.mark.parametrize("endpoint", ["revoke", "introspect"])
+def test_revoke_and_introspect_refuse_a_repeated_token(tenant: Tenant, endpoint: str) -> None:
+    iframe = tenant.iframe()
+    iframe.redeem(tenant.backend.code(iframe, "alice", [tenant.bots["welcome"]]))
+    token = iframe.tokens["refresh_token"]
+    response = requests.post(
+        f"{tenant.server.url}/oauth/{endpoint}",
+        data={"token": [token, token]},
+        auth=(tenant.client_id, tenant.client_secret),
+        timeout=30,
+    )
+    body = assert_refused(response, 400, "invalid_request")
+    assert "'token' was sent more than once" in body["error_description"]
+    assert iframe.refresh().status_code == 200  # nothing was revoked

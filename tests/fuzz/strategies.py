@@ -197,17 +197,22 @@ def form_mutations(
             out.pop(i)
             untouched = False
         elif op == "dup":
-            out.insert(i, (out[i][0], draw(junk_text)))
-            untouched = untouched and out[i][0] in IGNORED_NAMES
+            value = draw(junk_text)
+            out.insert(i, (out[i][0], value))
+            # RFC 6749 §3.1: a parameter sent without a value counts as omitted, not repeated.
+            untouched = untouched and (out[i][0] in IGNORED_NAMES or value == "")
         elif op == "empty":
             out[i] = (out[i][0], "")
             untouched = False
         else:
             name = choose(draw, EXTRA_NAMES)
-            out.append((name, draw(junk_text)))
+            value = draw(junk_text)
+            out.append((name, value))
             # RFC 6749 §3.2: a server ignores parameters it does not know (Chatframe takes no
-            # resource or audience), so only a repeated or NUL-named one spoils the request.
-            untouched = untouched and name in IGNORED_NAMES
+            # resource or audience), so only a repeated or NUL-named one spoils the request;
+            # §3.1: one without a value counts as omitted.
+            empty = value == "" and "\x00" not in name
+            untouched = untouched and (name in IGNORED_NAMES or empty)
     return out, untouched
 
 

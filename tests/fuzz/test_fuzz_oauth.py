@@ -62,7 +62,7 @@ def client_auth(
         if draw(FLAG):
             cid, cid_ok = near(draw, [world.jwt_client_id])
             pairs.append(("client_id", cid))
-            ok = ok and cid_ok
+            ok = ok and (cid_ok or cid == "")  # optional here: empty counts as omitted
         return [], pairs, ok and kind_ok, world.jwt_client_id
     if public:
         cid, ok = near(draw, [world.client_id])
