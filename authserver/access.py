@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
+from . import fastsql
+from .extensions import db, reads_only
 from .models import Bot, Membership, PartnerUser, Session
 
 
@@ -40,21 +42,29 @@ def user_access(
     the user looked up on its own.
     """
     wanted = list(dict.fromkeys(bot_ids))
-    params = {"customer_id": customer_id, "bot_ids": wanted}
-    if partner_user_pk is not None:
-        statement, params["user_pk"] = _ACCESS_BY_PK, partner_user_pk
+    by_pk = partner_user_pk is not None
+    user_param = {"user_pk": partner_user_pk} if by_pk else {"partner_user_id": partner_user_id}
+    if fastsql.usable() and 0 < len(wanted) <= _FAST_BOTS:
+        fast = _fast_access(len(wanted), by_pk)
+        bots = {f"bot_{i}": bot_id for i, bot_id in enumerate(wanted)}
+        found: list[Any] = fast.all(customer_id=customer_id, **bots, **user_param)
     else:
-        statement, params["partner_user_id"] = _ACCESS_BY_PARTNER_ID, partner_user_id or ""
-    rows = {row.id: row for row in db.session.execute(statement, params)}
+        statement = _ACCESS_BY_PK if by_pk else _ACCESS_BY_PARTNER_ID
+        params = {"customer_id": customer_id, "bot_ids": wanted, **user_param}
+        with reads_only():
+            found = list(db.session.execute(statement, params))
+    rows = {row.id: row for row in found}
     if rows:
         user_pk = next(iter(rows.values())).user_pk
     elif partner_user_pk is not None:
-        user_pk = db.session.execute(
-            select(PartnerUser.id).where(PartnerUser.id == partner_user_pk)
-        ).scalar_one_or_none()
+        with reads_only():
+            user_pk = db.session.execute(
+                select(PartnerUser.id).where(PartnerUser.id == partner_user_pk)
+            ).scalar_one_or_none()
     else:
-        found = find_partner_user(customer_id, partner_user_id or "")
-        user_pk = found.id if found else None
+        with reads_only():
+            user = find_partner_user(customer_id, partner_user_id or "")
+        user_pk = user.id if user else None
     methods = set(amr)
     denials: dict[str, str] = {}
     for bot_id in wanted:
@@ -82,9 +92,11 @@ def session_with_bot(session_id: str, bot_id: str | None) -> Any:
     live and whether its user may use that bot right now. ``bot_found`` is None when the bot
     does not exist or is another customer's.
     """
-    return db.session.execute(
-        _SESSION_WITH_BOT, {"session_id": session_id, "bot_id": bot_id or ""}
-    ).first()
+    params = {"session_id": session_id, "bot_id": bot_id or ""}
+    if fastsql.usable():
+        return _FAST_SESSION_WITH_BOT.first(**params)
+    with reads_only():
+        return db.session.execute(_SESSION_WITH_BOT, params).first()
 
 
 def denial_reason(row: Row[Any] | None, methods: set[str]) -> str | None:
@@ -127,7 +139,21 @@ _SESSION_WITH_BOT = (
 )
 
 
-def _access_query(user: ColumnElement[bool], *columns: Any) -> Select[Any]:
+_FAST_SESSION_WITH_BOT = fastsql.Prepared(_SESSION_WITH_BOT)
+_FAST_BOTS = 16  # a fast statement per number of bots asked for, up to this many
+
+
+@lru_cache(maxsize=2 * _FAST_BOTS)
+def _fast_access(count: int, by_pk: bool) -> fastsql.Prepared:
+    """The access query for ``count`` bots (``bot_0`` ...), by pairwise id or partner id."""
+    bots: list[Any] = [bindparam(f"bot_{i}") for i in range(count)]
+    user = _BY_PK if by_pk else _BY_PARTNER_ID
+    return fastsql.Prepared(_access_query(user, bots=bots))
+
+
+def _access_query(
+    user: ColumnElement[bool], *columns: Any, bots: list[Any] | None = None
+) -> Select[Any]:
     """The customer's bots (``bot_ids``) joined with one user and the user's memberships."""
     return (
         select(
@@ -146,7 +172,7 @@ def _access_query(user: ColumnElement[bool], *columns: Any) -> Select[Any]:
             and_(Membership.bot_id == Bot.id, Membership.partner_user_pk == PartnerUser.id),
         )
         .where(
-            Bot.id.in_(bindparam("bot_ids", expanding=True)),
+            Bot.id.in_(bots if bots is not None else bindparam("bot_ids", expanding=True)),
             Bot.customer_id == bindparam("customer_id"),
         )
     )
@@ -155,12 +181,11 @@ def _access_query(user: ColumnElement[bool], *columns: Any) -> Select[Any]:
 _BY_PK = PartnerUser.id == bindparam("user_pk")
 _ACCESS_BY_PK = _access_query(_BY_PK)
 _ACCESS_WITH_DISPLAY = _access_query(_BY_PK, *_DISPLAY)
-_ACCESS_BY_PARTNER_ID = _access_query(
-    and_(
-        PartnerUser.customer_id == bindparam("customer_id"),
-        PartnerUser.partner_user_id == bindparam("partner_user_id"),
-    )
+_BY_PARTNER_ID = and_(
+    PartnerUser.customer_id == bindparam("customer_id"),
+    PartnerUser.partner_user_id == bindparam("partner_user_id"),
 )
+_ACCESS_BY_PARTNER_ID = _access_query(_BY_PARTNER_ID)
 
 
 def find_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser | None:

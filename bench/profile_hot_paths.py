@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, event, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from authserver import create_app
+from authserver import create_app, fastsql
 from authserver.config import Settings
 from authserver.extensions import db
 from tests.embed import PARTNER_USER_ID, TOKEN_EXCHANGE, Iframe
@@ -195,6 +195,7 @@ def run(app: Any, args: argparse.Namespace) -> None:
 
     def measure(name: str, method: str, path: str, requests: list[dict[str, Any]]) -> list[Any]:
         counter.statements = counter.commits = 0
+        fastsql.executed = 0
         responses = []
         profiler = cProfile.Profile() if args.cprofile == name else None
         start = time.perf_counter()
@@ -211,12 +212,13 @@ def run(app: Any, args: argparse.Namespace) -> None:
             (
                 name,
                 elapsed / len(requests) * 1000,
-                counter.statements / len(requests),
+                (counter.statements + fastsql.executed) / len(requests),
                 counter.commits / len(requests),
             )
         )
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            only = os.environ.get("PROFILE_FILTER", "")  # a regex of file paths to show
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(only, 45)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         return [r.get_json() for r in responses]
 

@@ -15,7 +15,6 @@ from flask import Request
 from sqlalchemy import Row
 
 from authserver.access import denial_reason, session_with_bot, usable_bot
-from authserver.extensions import reads_only
 from authserver.models import session_is_live
 from authserver.oauth.dpop import ALGORITHMS, DPoPProofError, DPoPVerifier
 from authserver.oauth.tokens import TokenError, TokenIssuer
@@ -114,8 +113,7 @@ def authenticate(request: Request, bot_id: str | None = None) -> ChatCaller:
         )
 
     sid = str(claims.get("sid", ""))
-    with reads_only():
-        session = session_with_bot(sid, bot_id)
+    session = session_with_bot(sid, bot_id)
     if session is None or not session_is_live(session.revoked_at, session.expires_at):
         raise ChatAuthError(401, "invalid_token", "The session has ended; start a new one.")
     return ChatCaller(

@@ -15,7 +15,7 @@ from ... import events
 from ...access import user_access
 from ...client_cache import ClientRecord
 from ...events import EventType
-from ...extensions import db, reads_only
+from ...extensions import db
 from ...models import Session, utcnow
 from ...security import new_id
 from ...sessions import new_refresh_token, revoke_session
@@ -75,10 +75,9 @@ class EmbedCodeGrant(ChatframeGrant):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         data = self.request.authorization_code
         client: ClientRecord = self.request.client
-        with reads_only():
-            user_id, denied = user_access(
-                client.customer_id, data["bots"], data["amr"], partner_user_pk=data["partner_user"]
-            )
+        user_id, denied = user_access(
+            client.customer_id, data["bots"], data["amr"], partner_user_pk=data["partner_user"]
+        )
         if user_id is None:
             raise InvalidGrantError("The user this code was issued for no longer exists.")
         bots = [b for b in data["bots"] if b not in denied]

@@ -12,7 +12,7 @@ from ...access import find_partner_user, get_or_create_partner_user, user_access
 from ...client_cache import ClientRecord
 from ...ephemeral import seconds_until_reset
 from ...events import EventType
-from ...extensions import db, reads_only
+from ...extensions import db
 from ...security import fingerprint
 from ...validation import ascii_origin
 from ..client_auth import ClientJwtError, verify_client_jwt
@@ -102,10 +102,9 @@ class TokenExchangeGrant(ChatframeGrant):
                 + _origin_hint(origin)
             )
         bots, scope = self._bots()
-        with reads_only():
-            user_pk, denied = user_access(
-                client.customer_id, bots, subject.amr, partner_user_id=subject.partner_user_id
-            )
+        user_pk, denied = user_access(
+            client.customer_id, bots, subject.amr, partner_user_id=subject.partner_user_id
+        )
         if denied:
             # Record the user's pairwise id even on first sight, so that the customer can
             # look up "why can't this user chat?" by their own id.

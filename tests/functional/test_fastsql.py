@@ -1,0 +1,73 @@
+"""The hot-path statements run straight on the driver answer exactly as the ORM would, and
+leave the pool as they found it (both storage setups)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, text
+
+from authserver import fastsql
+from authserver.access import _SESSION_WITH_BOT, session_with_bot, user_access
+from authserver.extensions import db
+from authserver.models import Session
+from authserver.oauth.client_auth import unverified_claims
+from tests.conftest import Tenant
+
+
+def _open_session(tenant: Tenant) -> str:
+    iframe = tenant.iframe()
+    assert iframe.redeem(tenant.backend.code(iframe, "alice", [tenant.bots["welcome"]])).ok
+    return str(unverified_claims(iframe.tokens["access_token"])["sid"])
+
+
+def test_session_with_bot_reads_what_the_orm_reads(tenant: Tenant) -> None:
+    sid = _open_session(tenant)
+    bot = tenant.bots["welcome"]
+    with tenant.server.app.app_context():
+        assert fastsql.usable()
+        fast = session_with_bot(sid, bot)
+        orm = db.session.execute(_SESSION_WITH_BOT, {"session_id": sid, "bot_id": bot}).first()
+        db.session.rollback()
+        assert fast is not None and orm is not None
+        assert fast._asdict() == orm._asdict()
+        # Types survive the driver: aware datetimes, JSON lists and objects.
+        assert isinstance(fast.expires_at, dt.datetime) and fast.expires_at.tzinfo is not None
+        assert isinstance(fast.amr, list) and isinstance(fast.appearance, dict)
+        # Another customer's bot reads as absent; an unknown session as nothing.
+        assert session_with_bot(sid, "bot_unknown").bot_found is None
+        assert session_with_bot("ses_unknown", bot) is None
+        db.session.remove()
+
+
+def test_user_access_fast_and_orm_agree(tenant: Tenant, other_tenant: Tenant) -> None:
+    _open_session(tenant)
+    bots = [tenant.bots["welcome"], tenant.bots["billing"], other_tenant.bots["welcome"]]
+    with tenant.server.app.app_context():
+        fast = user_access(tenant.customer_id, bots, [], partner_user_id="alice")
+        with db.session.begin():  # inside a transaction the session's path runs
+            assert not fastsql.usable()
+            orm = user_access(tenant.customer_id, bots, [], partner_user_id="alice")
+        db.session.remove()
+    assert fast == orm
+    assert fast[0] is not None
+    assert fast[1][other_tenant.bots["welcome"]] == "unknown_bot"  # never another tenant's
+
+
+def test_a_fast_read_leaves_its_connection_transactional(tenant: Tenant) -> None:
+    """A connection back in the pool after a fast read still rolls back what it is told to."""
+    sid = _open_session(tenant)
+    with tenant.server.app.app_context():
+        for _ in range(8):  # cycle through the pool's connections
+            session_with_bot(sid, None)
+        db.session.execute(
+            Session.__table__.update().where(Session.id == sid).values(revoked_reason="probe")
+        )
+        db.session.rollback()
+        reason = db.session.execute(select(Session.revoked_reason).where(Session.id == sid))
+        assert reason.scalar_one() is None
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as connection:
+                assert not connection.connection.driver_connection.autocommit
+                assert connection.execute(text("select 1")).scalar() == 1
+        db.session.remove()
