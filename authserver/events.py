@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from . import fastsql
 from .extensions import db
-from .models import SecurityEvent
+from .models import SecurityEvent, utcnow
+from .security import new_id
 
 log = logging.getLogger("chatframe.security")
 
@@ -55,16 +57,36 @@ def record(
     db.session.add(event)
     if commit:
         db.session.commit()
-    log.info(
-        "%s customer=%s client=%s user=%s ip=%s detail=%s",
-        type,
-        customer_id,
-        client_id,
-        partner_user,
-        ip,
-        detail,
-    )
+    _log(type, customer_id, client_id, partner_user, ip, detail)
     return event
+
+
+def written_with(
+    type: EventType,
+    *,
+    customer_id: str | None = None,
+    client_id: str | None = None,
+    partner_user: str | None = None,
+    ip: str | None = None,
+    **detail: Any,
+) -> tuple[fastsql.Prepared, dict[str, Any]]:
+    """The event as one step of a ``fastsql.transaction`` (logged like ``record``'s)."""
+    params = {
+        "id": new_id("evt"),
+        "created_at": utcnow(),
+        "type": str(type),
+        "customer_id": customer_id,
+        "client_id": client_id,
+        "partner_user_sub": partner_user,
+        "ip": ip,
+        "detail": detail,
+    }
+    _log(type, customer_id, client_id, partner_user, ip, detail)
+    return _INSERT, params
+
+
+def _log(type: EventType, *fields: Any) -> None:
+    log.info("%s customer=%s client=%s user=%s ip=%s detail=%s", type, *fields)
 
 
 def search(
@@ -141,3 +163,6 @@ def describe(detail: dict[str, Any] | None) -> list[str]:
         else:
             lines.append(f"{label}: {value}")
     return lines
+
+
+_INSERT = fastsql.insert(SecurityEvent)

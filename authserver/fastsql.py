@@ -1,33 +1,43 @@
 """Hot-path statements, compiled once and run straight on the database driver.
 
-The chat API's token check and the token endpoint's access reads are single statements that
-run on every page load and every message. Through the ORM session each costs ~1-2 ms of Python
-(compile-cache lookups, result metadata, autobegin, commit) around a ~0.1 ms round trip. Here a
-Core statement is compiled once per dialect; a call checks a connection out of the engine's
-own pool (same settings, timeouts and outage handling), runs the SQL on a DBAPI cursor in
-autocommit (one round trip on PostgreSQL: no ``BEGIN``/``ROLLBACK``), and converts each column
-with the type's own result processor, so values are what the ORM would have returned.
+The chat API's token check and the token endpoint's reads and writes run on every page load
+and every message. Through the ORM session each statement costs ~1-2 ms of Python
+(compile-cache lookups, unit of work, result metadata, autobegin, commit) around a ~0.1 ms
+round trip. Here a Core statement is compiled once per dialect; a call checks a connection out
+of the engine's own pool (same settings, timeouts and outage handling), runs the SQL on a DBAPI
+cursor, and converts each column with the type's own processors, so values read and written
+are exactly what the ORM would read and write.
 
-Only used outside an open ORM transaction (``in_transaction()`` callers fall back to the
-session, so a read inside a transaction still sees that transaction's writes). Driver errors
-are raised as SQLAlchemy's ``DBAPIError`` subclasses, so ``outages`` answers 503 as it does
-for every other statement.
+- A single statement runs in autocommit: one round trip on PostgreSQL, no ``BEGIN`` or
+  ``ROLLBACK``.
+- ``transaction`` runs several writes atomically: on PostgreSQL as one statement (the first
+  ones as data-modifying ``WITH`` queries), so one round trip; on SQLite behind the writer
+  queue with ``BEGIN IMMEDIATE``, like every other write.
+
+Callers use it only outside an open ORM transaction (``usable``), so a read inside a
+transaction still sees that transaction's writes. Driver errors are raised as SQLAlchemy's
+``DBAPIError`` subclasses, so ``outages`` answers 503 as it does for every other statement, and
+a broken connection is never handed back to the pool.
 """
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy import Integer, bindparam, exc
+from sqlalchemy import insert as sql_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
+from . import sqlite_writers
 from .extensions import db
 
-# Statements run here (the bench's per-request counts read it; the engine's events do not see them).
+# Statements run here (the bench's per-request counts read it; engine events do not see them).
 executed = 0
 
 
@@ -42,7 +52,7 @@ class _Compiled:
 
 
 class Prepared:
-    """One Core statement, compiled once per dialect, run on a raw autocommit cursor."""
+    """One Core statement, compiled once per dialect, run on a raw DBAPI cursor."""
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
@@ -58,69 +68,46 @@ class Prepared:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 binders[name] = processor
-        row = None
-        processors: list[Callable[[Any], Any] | None] = []
         columns = list(getattr(self.statement, "selected_columns", ()))
-        returning = getattr(compiled, "returning", None) or ()
-        for column in columns or returning:
-            processors.append(column.type.dialect_impl(dialect).result_processor(dialect, None))
-        if columns or returning:
-            row = namedtuple("Row", [c.key for c in (columns or returning)])  # type: ignore[misc,no-redef]
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
         found = _Compiled(
             sql=compiled.string,
             positions=list(compiled.positiontup) if compiled.positional else None,
             defaults={k: v for k, v in compiled.params.items() if v is not None},
             binders=binders,
-            row=row,
+            row=namedtuple("Row", [c.key for c in columns]) if columns else None,
             processors=processors,
         )
         self._by_dialect[dialect.name] = found
         return found
 
-    def _run(self, params: Mapping[str, Any], fetch: bool) -> list[Any]:
-        engine: Engine = db.engine
-        dialect = engine.dialect
+    def bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
+        """The compiled statement and the driver's arguments for ``params``."""
         compiled = self._compiled(dialect)
         values = {**compiled.defaults, **params}
         for name, binder in compiled.binders.items():
             if name in values:
                 values[name] = binder(values[name])
-        args: Any = values
         if compiled.positions is not None:
-            args = [values[name] for name in compiled.positions]
+            return compiled, [values[name] for name in compiled.positions]
+        return compiled, values
+
+    def _run(self, params: Mapping[str, Any], fetch: bool) -> list[Any]:
         global executed
         executed += 1
-        dbapi = dialect.loaded_dbapi
-        postgres = dialect.name == "postgresql"
-        connection: Any = None
-        try:
-            connection = engine.raw_connection()
-            driver = connection.driver_connection
-            if postgres:
-                driver.autocommit = True
+        dialect = db.engine.dialect
+        compiled, args = self.bound(dialect, params)
+        with _driver(dialect, autocommit=True, sql=compiled.sql) as connection:
             cursor = connection.cursor()
             try:
                 cursor.execute(compiled.sql, args)
                 raw = cursor.fetchall() if fetch else []
             finally:
                 cursor.close()
-            if not postgres and driver.in_transaction:
-                connection.commit()  # pysqlite opened one for a write: end it here
-        except dbapi.Error as error:
-            if connection is not None and isinstance(
-                error, (dbapi.OperationalError, dbapi.InterfaceError)
-            ):
-                connection.invalidate(error)  # a broken connection never goes back to the pool
-            raise exc.DBAPIError.instance(
-                compiled.sql, args, error, dbapi.Error, hide_parameters=True, dialect=dialect
-            ) from error
-        finally:
-            if connection is not None:
-                _release(connection, postgres, dbapi)
         row, processors = compiled.row, compiled.processors
         return [
-            row(*[p(v) if p else v for p, v in zip(processors, values_, strict=True)])
-            for values_ in raw
+            row(*[p(v) if p else v for p, v in zip(processors, values, strict=True)])
+            for values in raw
         ]
 
     def all(self, **params: Any) -> list[Any]:
@@ -135,6 +122,111 @@ class Prepared:
     def execute(self, **params: Any) -> None:
         """Run a statement that returns nothing (an INSERT, UPDATE or DELETE), committed."""
         self._run(params, fetch=False)
+
+
+def insert(model: Any) -> Prepared:
+    """``INSERT`` of one row of ``model``'s table: every column but an integer key (which the
+    database numbers); each parameter is named after its column and must be given."""
+    table = model.__table__
+    values = {
+        column.key: bindparam(column.key, type_=column.type)
+        for column in table.columns
+        if not (column.primary_key and isinstance(column.type, Integer))
+    }
+    return Prepared(sql_insert(table).values(values))
+
+
+def transaction(steps: Sequence[tuple[Prepared, Mapping[str, Any]]]) -> None:
+    """Run writing statements (that return nothing) as one transaction: all or none."""
+    global executed
+    executed += len(steps)
+    dialect = db.engine.dialect
+    bound = [prepared.bound(dialect, params) for prepared, params in steps]
+    if dialect.name == "postgresql":
+        sql, args = _one_statement(bound)
+        with _driver(dialect, autocommit=True, sql=sql) as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, args)
+            finally:
+                cursor.close()
+        return
+    sql = "; ".join(compiled.sql for compiled, _ in bound)
+    with _driver(dialect, autocommit=False, sql=sql) as connection:
+        cursor = connection.cursor()
+        try:
+            _sqlite_transaction(connection.driver_connection, cursor, bound)
+        finally:
+            cursor.close()
+
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+def _one_statement(bound: list[tuple[_Compiled, Any]]) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: the writes as one statement, each but the last a data-modifying ``WITH``
+    (atomic, one round trip; foreign keys are checked at its end, so a row may refer to one
+    inserted beside it)."""
+    if len(bound) == 1:
+        return bound[0][0].sql, bound[0][1]
+    parts: list[str] = []
+    args: dict[str, Any] = {}
+    for i, (compiled, values) in enumerate(bound):
+        parts.append(_NAMED.sub(rf"%(s{i}_\1)s", compiled.sql))
+        args.update({f"s{i}_{name}": value for name, value in values.items()})
+    ctes = ", ".join(f"s{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
+    return f"WITH {ctes} {parts[-1]}", args
+
+
+def _sqlite_transaction(driver: Any, cursor: Any, bound: list[tuple[_Compiled, Any]]) -> None:
+    queue = sqlite_writers.queue_for(db.engine)
+    if queue is not None:
+        queue.acquire(driver)
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            for compiled, args in bound:
+                cursor.execute(compiled.sql, args)
+            cursor.execute("COMMIT")
+        except BaseException:
+            if driver.in_transaction:
+                cursor.execute("ROLLBACK")
+            raise
+    finally:
+        if queue is not None:
+            queue.release(driver)
+
+
+@contextmanager
+def _driver(dialect: Dialect, *, autocommit: bool, sql: str) -> Iterator[Any]:
+    """A pooled connection (on PostgreSQL in ``autocommit`` for the block if asked)."""
+    dbapi = dialect.loaded_dbapi
+    postgres = dialect.name == "postgresql"
+    connection: Any = None
+    try:
+        connection = db.engine.raw_connection()
+        if postgres and autocommit:
+            connection.driver_connection.autocommit = True
+        yield connection
+    except dbapi.Error as error:
+        if connection is not None:
+            if isinstance(error, (dbapi.OperationalError, dbapi.InterfaceError)):
+                connection.invalidate(error)  # never back to the pool
+            elif postgres:
+                _rollback(connection, dbapi)
+        raise exc.DBAPIError.instance(
+            sql, None, error, dbapi.Error, hide_parameters=True, dialect=dialect
+        ) from error
+    finally:
+        if connection is not None:
+            _release(connection, postgres, dbapi)
+
+
+def _rollback(connection: Any, dbapi: Any) -> None:
+    try:
+        connection.driver_connection.rollback()
+    except dbapi.Error as error:
+        connection.invalidate(error)
 
 
 def _release(connection: Any, postgres: bool, dbapi: Any) -> None:

@@ -20,7 +20,12 @@ def new_id(prefix: str, length: int = 22) -> str:
     """Return a random public id such as ``cf_8Jq...`` (about 130 bits; never sequential)."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    chars: list[str] = []
+    while len(chars) < length:
+        # One read of the OS's randomness for the whole id (not one per character); bytes of
+        # 248 and up are dropped so every character stays uniform over the 62 (248 = 4 * 62).
+        chars += [_ALPHABET[b % 62] for b in secrets.token_bytes(length + 8) if b < 248]
+    return f"{prefix}_" + "".join(chars[:length])
 
 
 def new_secret(prefix: str) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
-from . import events
+from . import events, fastsql
 from .events import EventType
 from .extensions import db
 from .models import PartnerUser, RefreshToken, Session, utcnow
@@ -20,6 +21,26 @@ def new_refresh_token(session: Session, hasher: Hasher) -> str:
     token = new_secret("cfr")
     db.session.add(RefreshToken(token_hash=hasher.hash(token), session_id=session.id))
     return token
+
+
+def refresh_token_written_with(
+    session_id: str, hasher: Hasher
+) -> tuple[str, tuple[fastsql.Prepared, dict[str, Any]]]:
+    """A new refresh token for ``session_id`` as a ``fastsql.transaction`` step, and its only
+    plaintext copy."""
+    token = new_secret("cfr")
+    params = {
+        "token_hash": hasher.hash(token),
+        "session_id": session_id,
+        "created_at": utcnow(),
+        "rotated_at": None,
+    }
+    return token, (_INSERT_REFRESH, params)
+
+
+def session_row(session: Session) -> dict[str, Any]:
+    """A new session's columns, as the parameters of ``INSERT_SESSION``."""
+    return {column.key: getattr(session, column.key) for column in Session.__table__.columns}
 
 
 def find_refresh_token(token: str, hasher: Hasher) -> RefreshToken | None:
@@ -118,3 +139,7 @@ def last_refreshed(session_ids: Iterable[str]) -> dict[str, dt.datetime]:
         .group_by(RefreshToken.session_id)
     )
     return {session_id: seen for session_id, seen in rows.all()}
+
+
+_INSERT_REFRESH = fastsql.insert(RefreshToken)
+INSERT_SESSION = fastsql.insert(Session)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+import weakref
 from typing import Any
 
 _POLL = 0.0002  # seconds between tries while another connection holds the queue
@@ -74,10 +75,20 @@ _DESCRIPTORS: dict[tuple[str, int], int] = {}
 _HELD: set[tuple[str, int]] = set()
 
 
+_QUEUES: weakref.WeakKeyDictionary[Any, WriterQueue] = weakref.WeakKeyDictionary()
+
+
+def queue_for(engine: Any) -> WriterQueue | None:
+    """The queue installed on ``engine``, for writes that run on its raw connections."""
+    return _QUEUES.get(engine)
+
+
 def install(engine: Any, queue: WriterQueue) -> None:
     """Queue ``engine``'s write transactions: acquire before BEGIN IMMEDIATE, release after
     COMMIT or ROLLBACK (including the pool's rollback when a connection is returned)."""
     from sqlalchemy import event
+
+    _QUEUES[engine] = queue
 
     dialect = engine.dialect
     commit, rollback = dialect.do_commit, dialect.do_rollback

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
-from authserver import fastsql
+from authserver import events, fastsql
 from authserver.access import _SESSION_WITH_BOT, session_with_bot, user_access
+from authserver.events import EventType
 from authserver.extensions import db
-from authserver.models import Session
+from authserver.models import SecurityEvent, Session
 from authserver.oauth.client_auth import unverified_claims
+from authserver.security import Hasher
+from authserver.sessions import refresh_token_written_with
 from tests.conftest import Tenant
 
 
@@ -70,4 +75,23 @@ def test_a_fast_read_leaves_its_connection_transactional(tenant: Tenant) -> None
             with db.engine.connect() as connection:
                 assert not connection.connection.driver_connection.autocommit
                 assert connection.execute(text("select 1")).scalar() == 1
+        db.session.remove()
+
+
+def test_a_transaction_writes_all_or_nothing(tenant: Tenant) -> None:
+    """The redemption's writes go in together: one that fails takes the others with it."""
+    with tenant.server.app.app_context():
+        event_step = events.written_with(EventType.CODE_REDEEMED, customer_id=tenant.customer_id)
+        _token, refresh_step = refresh_token_written_with("ses_does_not_exist", Hasher("k"))
+        with pytest.raises(IntegrityError):  # the refresh token's session is not there
+            fastsql.transaction([event_step, refresh_step])
+        written = db.session.get(SecurityEvent, event_step[1]["id"])
+        assert written is None
+        db.session.remove()
+        # And the same event alone is written, as the ORM would write it.
+        event_step = events.written_with(EventType.CODE_REDEEMED, customer_id=tenant.customer_id)
+        fastsql.transaction([event_step])
+        row = db.session.get(SecurityEvent, event_step[1]["id"])
+        assert row is not None and row.type == "code_redeemed"
+        assert row.created_at.tzinfo is not None and row.detail == {}
         db.session.remove()

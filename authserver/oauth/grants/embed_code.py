@@ -11,14 +11,20 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.hooks import hooked
 
-from ... import events
+from ... import events, fastsql
 from ...access import user_access
 from ...client_cache import ClientRecord
 from ...events import EventType
 from ...extensions import db
 from ...models import Session, utcnow
 from ...security import new_id
-from ...sessions import new_refresh_token, revoke_session
+from ...sessions import (
+    INSERT_SESSION,
+    new_refresh_token,
+    refresh_token_written_with,
+    revoke_session,
+    session_row,
+)
 from ..errors import InvalidGrantError, InvalidRequestError
 from .base import ChatframeGrant
 
@@ -100,17 +106,28 @@ class EmbedCodeGrant(ChatframeGrant):
             created_at=now,
             expires_at=now + dt.timedelta(seconds=self.svc.settings.session_ttl),
         )
-        db.session.add(session)
-        refresh_token = new_refresh_token(session, self.svc.hasher)
-        events.record(
-            EventType.CODE_REDEEMED,
-            customer_id=client.customer_id,
-            client_id=client.id,
-            partner_user=user_id,
-            ip=self.request.client_ip,
-            session_id=session.id,
-            dpop_bound=bool(jkt),
-        )  # commits the session, its refresh token and the event together
+        event: dict[str, Any] = {
+            "customer_id": client.customer_id,
+            "client_id": client.id,
+            "partner_user": user_id,
+            "ip": self.request.client_ip,
+            "session_id": session.id,
+            "dpop_bound": bool(jkt),
+        }
+        if fastsql.usable():
+            # The session, its refresh token and the event in one transaction (one round trip).
+            refresh_token, refresh_step = refresh_token_written_with(session.id, self.svc.hasher)
+            fastsql.transaction(
+                [
+                    (INSERT_SESSION, session_row(session)),
+                    refresh_step,
+                    events.written_with(EventType.CODE_REDEEMED, **event),
+                ]
+            )
+        else:
+            db.session.add(session)
+            refresh_token = new_refresh_token(session, self.svc.hasher)
+            events.record(EventType.CODE_REDEEMED, **event)  # commits all three together
         if self.svc.store.get("code_reuse", session.id):
             # A reuse raced this redemption: it could not revoke a session that did not exist
             # yet, so it left a mark for us. Revoke what we just created.

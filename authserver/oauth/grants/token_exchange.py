@@ -7,12 +7,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ... import events
+from ... import events, fastsql
 from ...access import find_partner_user, get_or_create_partner_user, user_access
 from ...client_cache import ClientRecord
 from ...ephemeral import seconds_until_reset
 from ...events import EventType
-from ...extensions import db
 from ...security import fingerprint
 from ...validation import ascii_origin
 from ..client_auth import ClientJwtError, verify_client_jwt
@@ -157,18 +156,16 @@ class TokenExchangeGrant(ChatframeGrant):
             user_pk = user.id
         code = secrets.token_urlsafe(32)
         ttl = self.svc.settings.code_ttl
-        events.record(
-            EventType.CODE_ISSUED,
-            customer_id=client.customer_id,
-            client_id=client.id,
-            partner_user=user_pk,
-            ip=self.request.client_ip,
-            commit=False,
-            bots=self.exchange["bots"],
-            origin=self.exchange["origin"],
-            dpop_bound=bool(self.exchange["dpop_jkt"]),
-            delivery="fragment" if self.exchange["fragment"] else "message",
-        )
+        event: dict[str, Any] = {
+            "customer_id": client.customer_id,
+            "client_id": client.id,
+            "partner_user": user_pk,
+            "ip": self.request.client_ip,
+            "bots": self.exchange["bots"],
+            "origin": self.exchange["origin"],
+            "dpop_bound": bool(self.exchange["dpop_jkt"]),
+            "delivery": "fragment" if self.exchange["fragment"] else "message",
+        }
         self.svc.store.put(
             "code",
             self.svc.hasher.hash(code),
@@ -187,9 +184,10 @@ class TokenExchangeGrant(ChatframeGrant):
             },
             ttl=ttl,
         )
-        # One commit for the event (and a first-seen user): the SQL store has already
-        # committed them with the code; with Redis this is their only commit.
-        db.session.commit()
+        if fastsql.usable():  # nothing else to write: the event is one round trip
+            fastsql.transaction([events.written_with(EventType.CODE_ISSUED, **event)])
+        else:  # the event commits with a first-seen user
+            events.record(EventType.CODE_ISSUED, **event)
         return self.respond(
             {
                 "access_token": code,
