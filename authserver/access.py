@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from . import fastsql
 from .extensions import db, reads_only
-from .models import Bot, Membership, PartnerUser, Session
+from .models import Bot, Membership, PartnerUser, Session, utcnow
+from .security import new_id
 
 
 def bot_denials(
@@ -197,6 +198,30 @@ def find_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser | N
     ).scalar_one_or_none()
 
 
+def ensure_partner_user(customer_id: str, partner_user_id: str) -> str:
+    """The pairwise id of the customer's user, created on first sight: ``get_or_create``'s
+    fast twin for a user with no name or email to store (two statements, no transaction).
+
+    Idempotent under concurrency: the insert skips a row the unique (customer, partner user
+    id) constraint already holds, and the id is then read back, the winner's.
+    """
+    fresh = new_id("usr")
+    written = _INSERT_USER.execute(
+        id=fresh,
+        customer_id=customer_id,
+        partner_user_id=partner_user_id,
+        name=None,
+        email=None,
+        created_at=utcnow(),
+    )
+    if written:
+        return fresh
+    row = _USER_ID.first(customer_id=customer_id, partner_user_id=partner_user_id)
+    if row is None:  # removed in between: the transactional path decides
+        return get_or_create_partner_user(customer_id, partner_user_id).id
+    return str(row.id)
+
+
 def get_or_create_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser:
     """The customer's user, created on first sight with a fresh pairwise ``sub``.
 
@@ -216,3 +241,7 @@ def get_or_create_partner_user(customer_id: str, partner_user_id: str) -> Partne
         if user is None:
             raise
     return user
+
+
+_INSERT_USER = fastsql.insert(PartnerUser, skip_conflicts=True)
+_USER_ID = fastsql.Prepared(select(PartnerUser.id).where(_BY_PARTNER_ID))

@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Integer, bindparam, exc
 from sqlalchemy import insert as sql_insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
@@ -54,7 +55,9 @@ class _Compiled:
 class Prepared:
     """One Core statement, compiled once per dialect, run on a raw DBAPI cursor."""
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: ClauseElement | Callable[[str], ClauseElement]) -> None:
+        """``statement``, or a function of the dialect's name that builds it (for constructs
+        of one dialect, such as ``ON CONFLICT``)."""
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
@@ -62,13 +65,16 @@ class Prepared:
         found = self._by_dialect.get(dialect.name)
         if found is not None:
             return found
-        compiled: Any = self.statement.compile(dialect=dialect)
+        statement = self.statement
+        if not isinstance(statement, ClauseElement):
+            statement = statement(dialect.name)
+        compiled: Any = statement.compile(dialect=dialect)
         binders = {}
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 binders[name] = processor
-        columns = list(getattr(self.statement, "selected_columns", ()))
+        columns = list(getattr(statement, "selected_columns", ()))
         processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
         found = _Compiled(
             sql=compiled.string,
@@ -92,7 +98,7 @@ class Prepared:
             return compiled, [values[name] for name in compiled.positions]
         return compiled, values
 
-    def _run(self, params: Mapping[str, Any], fetch: bool) -> list[Any]:
+    def _run(self, params: Mapping[str, Any], fetch: bool) -> tuple[list[Any], int]:
         global executed
         executed += 1
         dialect = db.engine.dialect
@@ -102,38 +108,52 @@ class Prepared:
             try:
                 cursor.execute(compiled.sql, args)
                 raw = cursor.fetchall() if fetch else []
+                count = cursor.rowcount
             finally:
                 cursor.close()
         row, processors = compiled.row, compiled.processors
-        return [
+        rows = [
             row(*[p(v) if p else v for p, v in zip(processors, values, strict=True)])
             for values in raw
         ]
+        return rows, count
 
     def all(self, **params: Any) -> list[Any]:
         """Every row, as named tuples (``row.column``)."""
-        return self._run(params, fetch=True)
+        return self._run(params, fetch=True)[0]
 
     def first(self, **params: Any) -> Any:
         """The first row, or None."""
-        rows = self._run(params, fetch=True)
+        rows = self._run(params, fetch=True)[0]
         return rows[0] if rows else None
 
-    def execute(self, **params: Any) -> None:
-        """Run a statement that returns nothing (an INSERT, UPDATE or DELETE), committed."""
-        self._run(params, fetch=False)
+    def execute(self, **params: Any) -> int:
+        """Run a statement that returns no rows (INSERT, UPDATE, DELETE), committed; the
+        number of rows it wrote."""
+        return self._run(params, fetch=False)[1]
 
 
-def insert(model: Any) -> Prepared:
+def insert(model: Any, *, skip_conflicts: bool = False) -> Prepared:
     """``INSERT`` of one row of ``model``'s table: every column but an integer key (which the
-    database numbers); each parameter is named after its column and must be given."""
+    database numbers); each parameter is named after its column and must be given.
+
+    ``skip_conflicts``: a row that would break a unique constraint is not written (``ON
+    CONFLICT DO NOTHING``, on both databases), and ``execute`` says 0.
+    """
     table = model.__table__
     values = {
         column.key: bindparam(column.key, type_=column.type)
         for column in table.columns
         if not (column.primary_key and isinstance(column.type, Integer))
     }
-    return Prepared(sql_insert(table).values(values))
+    if not skip_conflicts:
+        return Prepared(sql_insert(table).values(values))
+
+    def build(dialect: str) -> ClauseElement:
+        module = postgresql if dialect == "postgresql" else sqlite
+        return module.insert(table).values(values).on_conflict_do_nothing()
+
+    return Prepared(build)
 
 
 def transaction(steps: Sequence[tuple[Prepared, Mapping[str, Any]]]) -> None:

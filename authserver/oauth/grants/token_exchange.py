@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import events, fastsql
-from ...access import find_partner_user, get_or_create_partner_user, user_access
+from ...access import (
+    ensure_partner_user,
+    find_partner_user,
+    get_or_create_partner_user,
+    user_access,
+)
 from ...client_cache import ClientRecord
 from ...ephemeral import seconds_until_reset
 from ...events import EventType
@@ -147,7 +152,9 @@ class TokenExchangeGrant(ChatframeGrant):
         client: ClientRecord = self.request.client
         subject: Subject = self.exchange["subject"]
         user_pk = self.exchange["user_pk"]
-        if user_pk is None or subject.name or subject.email:
+        if user_pk is None and not (subject.name or subject.email) and fastsql.usable():
+            user_pk = ensure_partner_user(client.customer_id, subject.partner_user_id)
+        elif user_pk is None or subject.name or subject.email:
             user = get_or_create_partner_user(client.customer_id, subject.partner_user_id)
             if subject.name:
                 user.name = subject.name[:200]
