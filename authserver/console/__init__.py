@@ -10,7 +10,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -61,9 +71,26 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_NAME="chatframe_console",
         WTF_CSRF_CHECK_DEFAULT=False,  # only console forms are CSRF-checked (in _gate)
     )
+    app.session_interface = ConsoleOnlySessions()
     login_manager.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(bp)
+
+
+class ConsoleOnlySessions(SecureCookieSessionInterface):
+    """Sessions live under the cookie's path (``/console``) only: a browser sends the cookie
+    nowhere else, so elsewhere (token endpoint, chat and management APIs, embed pages) the
+    session is the read-only null session, and no cookie is read, signed or written there."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(self.get_cookie_path(app)):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if self.is_null_session(session):
+            return
+        super().save_session(app, session, response)
 
 
 @login_manager.user_loader
