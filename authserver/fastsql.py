@@ -112,6 +112,8 @@ class Prepared:
             finally:
                 cursor.close()
         row, processors = compiled.row, compiled.processors
+        if row is None:  # a RETURNING the compiler did not describe: plain tuples
+            return [tuple(values) for values in raw], count
         rows = [
             row(*[p(v) if p else v for p, v in zip(processors, values, strict=True)])
             for values in raw
@@ -156,13 +158,23 @@ def insert(model: Any, *, skip_conflicts: bool = False) -> Prepared:
     return Prepared(build)
 
 
-def transaction(steps: Sequence[tuple[Prepared, Mapping[str, Any]]]) -> None:
-    """Run writing statements (that return nothing) as one transaction: all or none."""
+def transaction(
+    steps: Sequence[tuple[Prepared, Mapping[str, Any]]], *, only_if_first_writes: bool = False
+) -> bool:
+    """Run writing statements (that return nothing) as one transaction: all or none.
+
+    ``only_if_first_writes``: when the first statement writes no row (a conditional UPDATE
+    that lost), the others are not run and nothing is written; returns whether they ran.
+    Only on SQLite: on PostgreSQL such a step is one statement of its own (see
+    ``sessions.rotate_refresh_token``).
+    """
     global executed
     executed += len(steps)
     dialect = db.engine.dialect
     bound = [prepared.bound(dialect, params) for prepared, params in steps]
     if dialect.name == "postgresql":
+        if only_if_first_writes:
+            raise ValueError("on PostgreSQL, write a conditional step as one statement")
         sql, args = _one_statement(bound)
         with _driver(dialect, autocommit=True, sql=sql) as connection:
             cursor = connection.cursor()
@@ -170,12 +182,14 @@ def transaction(steps: Sequence[tuple[Prepared, Mapping[str, Any]]]) -> None:
                 cursor.execute(sql, args)
             finally:
                 cursor.close()
-        return
+        return True
     sql = "; ".join(compiled.sql for compiled, _ in bound)
     with _driver(dialect, autocommit=False, sql=sql) as connection:
         cursor = connection.cursor()
         try:
-            _sqlite_transaction(connection.driver_connection, cursor, bound)
+            return _sqlite_transaction(
+                connection.driver_connection, cursor, bound, only_if_first_writes
+            )
         finally:
             cursor.close()
 
@@ -198,16 +212,22 @@ def _one_statement(bound: list[tuple[_Compiled, Any]]) -> tuple[str, dict[str, A
     return f"WITH {ctes} {parts[-1]}", args
 
 
-def _sqlite_transaction(driver: Any, cursor: Any, bound: list[tuple[_Compiled, Any]]) -> None:
+def _sqlite_transaction(
+    driver: Any, cursor: Any, bound: list[tuple[_Compiled, Any]], only_if_first_writes: bool
+) -> bool:
     queue = sqlite_writers.queue_for(db.engine)
     if queue is not None:
         queue.acquire(driver)
     try:
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            for compiled, args in bound:
+            for i, (compiled, args) in enumerate(bound):
                 cursor.execute(compiled.sql, args)
+                if i == 0 and only_if_first_writes and cursor.rowcount == 0:
+                    cursor.execute("ROLLBACK")
+                    return False
             cursor.execute("COMMIT")
+            return True
         except BaseException:
             if driver.in_transaction:
                 cursor.execute("ROLLBACK")

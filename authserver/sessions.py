@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, insert, null, select, update
 from sqlalchemy.orm import joinedload
 
 from . import events, fastsql
 from .events import EventType
 from .extensions import db
-from .models import PartnerUser, RefreshToken, Session, utcnow
+from .models import PartnerUser, RefreshToken, SecurityEvent, Session, utcnow
 from .security import Hasher, new_secret
 
 
@@ -43,11 +44,59 @@ def session_row(session: Session) -> dict[str, Any]:
     return {column.key: getattr(session, column.key) for column in Session.__table__.columns}
 
 
-def find_refresh_token(token: str, hasher: Hasher) -> RefreshToken | None:
+class PresentedRefresh(Protocol):
+    """A presented refresh token's row: ``RefreshToken`` or ``RefreshRead``."""
+
+    id: int
+    rotated_at: dt.datetime | None
+    session: Session
+
+
+@dataclass
+class RefreshRead:
+    """A refresh token's row read by ``fastsql``, with a detached copy of its session."""
+
+    id: int
+    rotated_at: dt.datetime | None
+    session: Session
+
+
+def find_refresh_token(token: str, hasher: Hasher) -> PresentedRefresh | None:
     """The refresh token's row with its session, in one query."""
-    return db.session.execute(
-        _FIND_REFRESH, {"token_hash": hasher.hash(token)}
+    token_hash = hasher.hash(token)
+    if fastsql.usable():
+        found = _FAST_FIND_REFRESH.first(token_hash=token_hash)
+        if found is None:
+            return None
+        values = found._asdict()
+        row_id, rotated_at = values.pop("refresh_id"), values.pop("refresh_rotated_at")
+        return RefreshRead(row_id, rotated_at, Session(**values))
+    row: RefreshToken | None = db.session.execute(
+        _FIND_REFRESH, {"token_hash": token_hash}
     ).scalar_one_or_none()
+    return row
+
+
+def rotate_refresh_token(
+    row_id: int,
+    new_token: tuple[fastsql.Prepared, dict[str, Any]],
+    event: tuple[fastsql.Prepared, dict[str, Any]],
+) -> bool:
+    """Claim the presented token and write its successor and the event, atomically; False
+    (and nothing written) when another request claimed it first.
+
+    The same concurrency rule as ``claim_refresh_token``, in one round trip: on PostgreSQL one
+    statement (the claim a data-modifying ``WITH``, the inserts selecting from it); on SQLite
+    one ``BEGIN IMMEDIATE`` transaction that stops after a claim that wrote nothing.
+    """
+    token_params, event_params = new_token[1], event[1]
+    now = event_params["created_at"]
+    if db.engine.dialect.name != "postgresql":
+        claim = (_FAST_CLAIM, {"row_id": row_id, "now": now})
+        return fastsql.transaction([claim, new_token, event], only_if_first_writes=True)
+    params = {"row_id": row_id, "now": now, "token_hash": token_params["token_hash"]}
+    params.update({f"evt_{key}": value for key, value in event_params.items()})
+    return _PG_ROTATE.first(**params) is not None
 
 
 _FIND_REFRESH = (
@@ -57,7 +106,7 @@ _FIND_REFRESH = (
 )
 
 
-def claim_refresh_token(row: RefreshToken) -> bool:
+def claim_refresh_token(row: PresentedRefresh) -> bool:
     """Mark ``row`` rotated if nobody else has; True only for the one caller that did.
 
     This conditional UPDATE is the concurrency rule: of any number of simultaneous
@@ -143,3 +192,52 @@ def last_refreshed(session_ids: Iterable[str]) -> dict[str, dt.datetime]:
 
 _INSERT_REFRESH = fastsql.insert(RefreshToken)
 INSERT_SESSION = fastsql.insert(Session)
+
+_FAST_FIND_REFRESH = fastsql.Prepared(
+    select(
+        RefreshToken.id.label("refresh_id"),
+        RefreshToken.rotated_at.label("refresh_rotated_at"),
+        *Session.__table__.columns,
+    )
+    .join(Session, Session.id == RefreshToken.session_id)
+    .where(RefreshToken.token_hash == bindparam("token_hash"))
+)
+_FAST_CLAIM = fastsql.Prepared(_CLAIM_REFRESH)
+
+
+def _pg_rotate() -> Any:
+    claimed = (
+        update(RefreshToken)
+        .where(RefreshToken.id == bindparam("row_id"), RefreshToken.rotated_at.is_(None))
+        .values(rotated_at=bindparam("now", type_=RefreshToken.rotated_at.type))
+        .returning(RefreshToken.session_id)
+        .cte("claimed")
+    )
+    successor = (
+        insert(RefreshToken)
+        .from_select(
+            ["token_hash", "session_id", "created_at", "rotated_at"],
+            select(
+                bindparam("token_hash", type_=RefreshToken.token_hash.type),
+                claimed.c.session_id,
+                bindparam("now", type_=RefreshToken.created_at.type),
+                null(),
+            ),
+        )
+        .cte("successor")
+    )
+    columns = [c for c in SecurityEvent.__table__.columns]
+    return (
+        insert(SecurityEvent)
+        .from_select(
+            [c.key for c in columns],
+            select(*[bindparam(f"evt_{c.key}", type_=c.type) for c in columns]).select_from(
+                claimed
+            ),
+        )
+        .returning(SecurityEvent.id)
+        .add_cte(claimed, successor)
+    )
+
+
+_PG_ROTATE = fastsql.Prepared(lambda dialect: _pg_rotate())

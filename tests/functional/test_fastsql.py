@@ -13,10 +13,14 @@ from authserver import events, fastsql
 from authserver.access import _SESSION_WITH_BOT, session_with_bot, user_access
 from authserver.events import EventType
 from authserver.extensions import db
-from authserver.models import SecurityEvent, Session
+from authserver.models import RefreshToken, SecurityEvent, Session
 from authserver.oauth.client_auth import unverified_claims
 from authserver.security import Hasher
-from authserver.sessions import refresh_token_written_with
+from authserver.sessions import (
+    find_refresh_token,
+    refresh_token_written_with,
+    rotate_refresh_token,
+)
 from tests.conftest import Tenant
 
 
@@ -94,4 +98,26 @@ def test_a_transaction_writes_all_or_nothing(tenant: Tenant) -> None:
         row = db.session.get(SecurityEvent, event_step[1]["id"])
         assert row is not None and row.type == "code_redeemed"
         assert row.created_at.tzinfo is not None and row.detail == {}
+        db.session.remove()
+
+
+def test_a_refresh_token_rotates_once_and_a_lost_claim_writes_nothing(tenant: Tenant) -> None:
+    iframe = tenant.iframe()
+    assert iframe.redeem(tenant.backend.code(iframe, "alice", [tenant.bots["welcome"]])).ok
+    with tenant.server.app.app_context():
+        hasher = tenant.server.app.extensions["chatframe"].hasher
+        row = find_refresh_token(iframe.tokens["refresh_token"], hasher)
+        assert row is not None and row.rotated_at is None
+        outcomes = []
+        for _ in range(2):
+            _token, successor = refresh_token_written_with(row.session.id, hasher)
+            event = events.written_with(EventType.REFRESH_ROTATED, session_id=row.session.id)
+            outcomes.append((rotate_refresh_token(row.id, successor, event), event[1]["id"]))
+        assert [won for won, _ in outcomes] == [True, False]
+        tokens = db.session.execute(
+            select(RefreshToken).where(RefreshToken.session_id == row.session.id)
+        ).scalars()
+        assert sorted(t.rotated_at is None for t in tokens) == [False, True]  # one successor
+        assert db.session.get(SecurityEvent, outcomes[0][1]) is not None
+        assert db.session.get(SecurityEvent, outcomes[1][1]) is None  # the loser wrote nothing
         db.session.remove()

@@ -12,15 +12,25 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.hooks import hooked
 
-from ... import events
+from ... import events, fastsql
 from ...access import bot_denials
 from ...client_cache import ClientRecord
 from ...events import EventType
 from ...extensions import db
-from ...models import RefreshToken
-from ...sessions import claim_refresh_token, find_refresh_token, new_refresh_token, revoke_session
+from ...models import Session
+from ...sessions import (
+    PresentedRefresh,
+    claim_refresh_token,
+    find_refresh_token,
+    new_refresh_token,
+    refresh_token_written_with,
+    revoke_session,
+    rotate_refresh_token,
+)
 from ..errors import InvalidGrantError
 from .base import ChatframeGrant
+
+NO_BOTS = "None of this session's bots is available to the user any more."
 
 
 class RotatingRefreshTokenGrant(ChatframeGrant):
@@ -45,7 +55,9 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
         return bool(jkt), jkt
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        row: RefreshToken = self.request.refresh_token
+        row: PresentedRefresh = self.request.refresh_token
+        if fastsql.usable():
+            return self._rotate_in_one_step(row)
         if not claim_refresh_token(row):
             db.session.rollback()
             self._reuse(row)
@@ -56,21 +68,42 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
         bots = [b for b in session.bots if b not in denied]
         if not bots:
             db.session.commit()
-            raise InvalidGrantError(
-                "None of this session's bots is available to the user any more."
-            )
+            raise InvalidGrantError(NO_BOTS)
         refresh_token = new_refresh_token(session, self.svc.hasher)
-        events.record(
-            EventType.REFRESH_ROTATED,
-            customer_id=session.customer_id,
-            client_id=session.client_id,
-            partner_user=session.partner_user_pk,
-            ip=self.request.client_ip,
-            session_id=session.id,
-        )
+        events.record(EventType.REFRESH_ROTATED, **self._event(session))
         return self.respond(self.tokens(session, bots, refresh_token))
 
-    def _reuse(self, row: RefreshToken) -> None:
+    def _rotate_in_one_step(
+        self, row: PresentedRefresh
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """The claim, the successor and the event in one round trip; the bots read first."""
+        session = row.session
+        denied = bot_denials(
+            session.customer_id, session.partner_user_pk, session.bots, session.amr
+        )
+        bots = [b for b in session.bots if b not in denied]
+        if not bots:
+            if not claim_refresh_token(row):  # a spent token is reuse, bots or not
+                db.session.rollback()
+                self._reuse(row)
+            db.session.commit()
+            raise InvalidGrantError(NO_BOTS)
+        refresh_token, successor = refresh_token_written_with(session.id, self.svc.hasher)
+        event = events.written_with(EventType.REFRESH_ROTATED, **self._event(session))
+        if not rotate_refresh_token(row.id, successor, event):
+            self._reuse(row)
+        return self.respond(self.tokens(session, bots, refresh_token))
+
+    def _event(self, session: Session) -> dict[str, Any]:
+        return {
+            "customer_id": session.customer_id,
+            "client_id": session.client_id,
+            "partner_user": session.partner_user_pk,
+            "ip": self.request.client_ip,
+            "session_id": session.id,
+        }
+
+    def _reuse(self, row: PresentedRefresh) -> None:
         session = row.session
         events.record(
             EventType.REFRESH_REUSE,
