@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import redis
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ResourceClosedError
 from sqlalchemy.orm import Session as OrmSession
 
+from . import fastsql
 from .models import EphemeralEntry
 
 
@@ -73,9 +75,10 @@ def seconds_until_reset(window: int) -> int:
 class SqlEphemeralStore:
     """Ephemeral store in the main SQL database (SQLite or PostgreSQL).
 
-    It works in the request's own database session (one connection per request, which
-    SQLite's single writer needs) and commits each atomic step at once, so a consumed code
-    stays consumed even if the request later fails.
+    Each atomic step is its own committed transaction, so a consumed code stays consumed even
+    if the request later fails. Outside an open ORM transaction a step runs on a driver
+    connection (``fastsql``: statements compiled once, SQLite's lock taken up front); inside
+    one, in the request's own session (which SQLite's single writer then needs), committing it.
     """
 
     PURGE_EVERY = 60.0  # seconds between sweeps of expired rows, per process
@@ -85,87 +88,66 @@ class SqlEphemeralStore:
         self._last_purge = 0.0
 
     @contextmanager
-    def _transaction(self) -> Iterator[OrmSession]:
+    def _transaction(self) -> Iterator[fastsql.Run]:
+        if fastsql.usable():
+            with fastsql.writing() as fast:
+                yield fast
+            return
         session = self._session()
+        dialect = session.get_bind().dialect.name
+
+        def run(prepared: fastsql.Prepared, **params: Any) -> tuple[list[Any], int]:
+            statement: Any = prepared.statement_for(dialect)
+            result: Any = session.execute(statement, params)
+            try:
+                rows = list(result)
+            except ResourceClosedError:  # a statement that returns no rows
+                rows = []
+            return rows, int(getattr(result, "rowcount", -1))
+
         try:
-            yield session
+            yield run
             session.commit()
         except BaseException:
             session.rollback()
             raise
 
-    def _insert(self, dialect: str) -> Any:
-        module = postgresql if dialect == "postgresql" else sqlite
-        return module.insert(EphemeralEntry)
-
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
         self._maybe_purge()
-        with self._transaction() as session:
-            stmt = self._insert(session.get_bind().dialect.name).values(
-                kind=kind, key=key, value=json.dumps(value), counter=0, expires_at=time.time() + ttl
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["kind", "key"],
-                set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
-            )
-            session.execute(stmt)
+        with self._transaction() as run:
+            run(_PUT, kind=kind, key=key, value=json.dumps(value), expires_at=time.time() + ttl)
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        with self._transaction() as session:
-            row = session.execute(
-                select(EphemeralEntry.value).where(
-                    EphemeralEntry.kind == kind,
-                    EphemeralEntry.key == key,
-                    EphemeralEntry.expires_at > time.time(),
-                )
-            ).scalar_one_or_none()
-        return json.loads(row) if row else None
+        with self._transaction() as run:
+            rows, _ = run(_GET, kind=kind, key=key, now=time.time())
+        return json.loads(rows[0].value) if rows and rows[0].value else None
 
     def consume(
         self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
     ) -> Consumed:
         now = time.time()
-        with self._transaction() as session:
+        with self._transaction() as run:
             # DELETE ... RETURNING is the atomic step: concurrent deleters of the same row
             # serialise on it and all but one get nothing back.
-            taken = session.execute(
-                delete(EphemeralEntry)
-                .where(
-                    EphemeralEntry.kind == kind,
-                    EphemeralEntry.key == key,
-                    EphemeralEntry.expires_at > now,
+            taken, _ = run(_TAKE, kind=kind, key=key, now=now)
+            if taken:
+                run(
+                    _TOMBSTONE,
+                    kind=f"{kind}:used",
+                    key=key,
+                    value=json.dumps(tombstone),
+                    expires_at=now + tombstone_ttl,
                 )
-                .returning(EphemeralEntry.value)
-            ).scalar_one_or_none()
-            if taken is not None:
-                session.execute(
-                    self._insert(session.get_bind().dialect.name)
-                    .values(
-                        kind=f"{kind}:used",
-                        key=key,
-                        value=json.dumps(tombstone),
-                        counter=0,
-                        expires_at=now + tombstone_ttl,
-                    )
-                    .on_conflict_do_nothing()
-                )
-                return Consumed(value=json.loads(taken))
+                return Consumed(value=json.loads(taken[0].value))
         return Consumed(value=None, tombstone=self.get(f"{kind}:used", key))
 
     def remember(self, kind: str, key: str, ttl: float) -> bool:
         now = time.time()
-        with self._transaction() as session:
+        with self._transaction() as run:
             # One statement: insert, or take over a row that has already expired. A live row
             # is left alone and no row is returned: that is a replay.
-            stmt = self._insert(session.get_bind().dialect.name).values(
-                kind=kind, key=key, value=None, counter=0, expires_at=now + ttl
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["kind", "key"],
-                set_={"expires_at": stmt.excluded.expires_at},
-                where=EphemeralEntry.expires_at <= now,
-            ).returning(EphemeralEntry.kind)
-            return session.execute(stmt).first() is not None
+            rows, _ = run(_REMEMBER, kind=kind, key=key, expires_at=now + ttl, now=now)
+            return bool(rows)
 
     def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
         return self.hit_many([(kind, key)], window)[0], _window(window, time.time())[1]
@@ -173,20 +155,10 @@ class SqlEphemeralStore:
     def hit_many(self, counters: Sequence[tuple[str, str]], window: int) -> list[int]:
         start, _ = _window(window, time.time())
         counts = []
-        with self._transaction() as session:
-            insert = self._insert(session.get_bind().dialect.name)
+        with self._transaction() as run:
             for kind, key in counters:
-                stmt = insert.values(
-                    kind=kind,
-                    key=f"{key}@{start}",
-                    value=None,
-                    counter=1,
-                    expires_at=start + window,
-                )
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["kind", "key"], set_={"counter": EphemeralEntry.counter + 1}
-                ).returning(EphemeralEntry.counter)
-                counts.append(int(session.execute(stmt).scalar_one()))
+                rows, _ = run(_HIT, kind=kind, key=f"{key}@{start}", expires_at=start + window)
+                counts.append(int(rows[0].counter))
         return counts
 
     def _maybe_purge(self) -> None:
@@ -197,22 +169,70 @@ class SqlEphemeralStore:
 
     def purge_expired(self) -> int:
         """Delete expired rows (run at most once a minute by ``put``)."""
-        with self._transaction() as session:
-            result = session.execute(
-                delete(EphemeralEntry).where(EphemeralEntry.expires_at <= time.time())
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        with self._transaction() as run:
+            return run(_PURGE, now=time.time())[1]
 
     def count(self, kind: str) -> int:
         """Number of live entries of one kind (for tests and diagnostics)."""
-        with self._transaction() as session:
-            return int(
-                session.execute(
-                    select(func.count()).where(
-                        and_(EphemeralEntry.kind == kind, EphemeralEntry.expires_at > time.time())
-                    )
-                ).scalar_one()
-            )
+        with self._transaction() as run:
+            rows, _ = run(_COUNT, kind=kind, now=time.time())
+            return int(rows[0][0])
+
+
+# The SQL store's statements, each built once (per dialect where the upsert differs).
+_E = EphemeralEntry
+_LIVE = and_(
+    _E.kind == bindparam("kind"), _E.key == bindparam("key"), _E.expires_at > bindparam("now")
+)
+
+
+def _upsert(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(_E).values(
+        kind=bindparam("kind"),
+        key=bindparam("key"),
+        value=bindparam("value"),
+        counter=bindparam("counter", 0),
+        expires_at=bindparam("expires_at"),
+    )
+
+
+def _put(dialect: str) -> Any:
+    stmt = _upsert(dialect)
+    return stmt.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
+    )
+
+
+def _remember(dialect: str) -> Any:
+    stmt = _upsert(dialect).values(value=None)
+    return stmt.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={"expires_at": stmt.excluded.expires_at},
+        where=_E.expires_at <= bindparam("now"),
+    ).returning(_E.kind)
+
+
+def _hit(dialect: str) -> Any:
+    stmt = _upsert(dialect).values(value=None, counter=1)
+    return stmt.on_conflict_do_update(
+        index_elements=["kind", "key"], set_={"counter": _E.counter + 1}
+    ).returning(_E.counter)
+
+
+_PUT = fastsql.Prepared(_put)
+_GET = fastsql.Prepared(select(_E.value).where(_LIVE))
+_TAKE = fastsql.Prepared(delete(_E).where(_LIVE).returning(_E.value))
+_TOMBSTONE = fastsql.Prepared(lambda dialect: _upsert(dialect).on_conflict_do_nothing())
+_REMEMBER = fastsql.Prepared(_remember)
+_HIT = fastsql.Prepared(_hit)
+_PURGE = fastsql.Prepared(delete(_E).where(_E.expires_at <= bindparam("now")))
+_COUNT = fastsql.Prepared(
+    select(func.count())
+    .select_from(_E)
+    .where(_E.kind == bindparam("kind"), _E.expires_at > bindparam("now"))
+)
 
 
 # Atomic "take and leave a tombstone": GET + DEL + SET in one script.

@@ -65,27 +65,35 @@ class Prepared:
         found = self._by_dialect.get(dialect.name)
         if found is not None:
             return found
-        statement = self.statement
-        if not isinstance(statement, ClauseElement):
-            statement = statement(dialect.name)
+        statement = self.statement_for(dialect.name)
         compiled: Any = statement.compile(dialect=dialect)
         binders = {}
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 binders[name] = processor
-        columns = list(getattr(statement, "selected_columns", ()))
+        columns = list(getattr(statement, "exported_columns", ()))  # SELECT or RETURNING
         processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
         found = _Compiled(
             sql=compiled.string,
             positions=list(compiled.positiontup) if compiled.positional else None,
-            defaults={k: v for k, v in compiled.params.items() if v is not None},
+            defaults={  # values the statement carries itself (a caller's params win)
+                name: value
+                for name, value in compiled.params.items()
+                if name not in compiled.binds or not compiled.binds[name].required
+            },
             binders=binders,
-            row=namedtuple("Row", [c.key for c in columns]) if columns else None,
+            row=namedtuple("Row", [str(c.key) for c in columns], rename=True) if columns else None,
             processors=processors,
         )
         self._by_dialect[dialect.name] = found
         return found
+
+    def statement_for(self, dialect_name: str) -> ClauseElement:
+        """The Core statement for this dialect (for running it through a session instead)."""
+        if isinstance(self.statement, ClauseElement):
+            return self.statement
+        return self.statement(dialect_name)
 
     def bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
         """The compiled statement and the driver's arguments for ``params``."""
@@ -111,14 +119,7 @@ class Prepared:
                 count = cursor.rowcount
             finally:
                 cursor.close()
-        row, processors = compiled.row, compiled.processors
-        if row is None:  # a RETURNING the compiler did not describe: plain tuples
-            return [tuple(values) for values in raw], count
-        rows = [
-            row(*[p(v) if p else v for p, v in zip(processors, values, strict=True)])
-            for values in raw
-        ]
-        return rows, count
+        return _rows(compiled, raw), count
 
     def all(self, **params: Any) -> list[Any]:
         """Every row, as named tuples (``row.column``)."""
@@ -133,6 +134,65 @@ class Prepared:
         """Run a statement that returns no rows (INSERT, UPDATE, DELETE), committed; the
         number of rows it wrote."""
         return self._run(params, fetch=False)[1]
+
+
+def _rows(compiled: _Compiled, raw: Sequence[Any]) -> list[Any]:
+    row, processors = compiled.row, compiled.processors
+    if row is None:  # a RETURNING the compiler did not describe: plain tuples
+        return [tuple(values) for values in raw]
+    return [
+        row(*[p(v) if p else v for p, v in zip(processors, values, strict=True)]) for values in raw
+    ]
+
+
+Run = Callable[..., tuple[list[Any], int]]
+
+
+@contextmanager
+def writing() -> Iterator[Run]:
+    """A write transaction on a driver connection; yields ``run(prepared, **params)``, which
+    returns (rows, rows written). Committed at the end of the block, rolled back on error.
+
+    SQLite: ``BEGIN IMMEDIATE`` behind the writer queue (the lock taken up front, as for every
+    write). PostgreSQL: each ``run`` is a round trip; prefer one statement where it can be.
+    """
+    dialect = db.engine.dialect
+    sqlite_db = dialect.name == "sqlite"
+    with _driver(dialect, autocommit=False, sql="(a fastsql transaction)") as connection:
+        driver = connection.driver_connection
+        cursor = connection.cursor()
+        queue = sqlite_writers.queue_for(db.engine) if sqlite_db else None
+        if queue is not None:
+            queue.acquire(driver)
+        try:
+            if sqlite_db:
+                cursor.execute("BEGIN IMMEDIATE")
+
+            def run(prepared: Prepared, **params: Any) -> tuple[list[Any], int]:
+                global executed
+                executed += 1
+                compiled, args = prepared.bound(dialect, params)
+                cursor.execute(compiled.sql, args)
+                raw = cursor.fetchall() if cursor.description else []
+                return _rows(compiled, raw), cursor.rowcount
+
+            try:
+                yield run
+                if sqlite_db:
+                    cursor.execute("COMMIT")
+                else:
+                    driver.commit()
+            except BaseException:
+                if sqlite_db:
+                    if driver.in_transaction:
+                        cursor.execute("ROLLBACK")
+                else:
+                    _rollback(connection, dialect.loaded_dbapi)
+                raise
+        finally:
+            if queue is not None:
+                queue.release(driver)
+            cursor.close()
 
 
 def insert(model: Any, *, skip_conflicts: bool = False) -> Prepared:
