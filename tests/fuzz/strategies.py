@@ -308,8 +308,14 @@ def _past_time(value: Any) -> bool:
     return -95_617_584_000 <= value <= time.time()
 
 
-def mutated_claims(draw: Draw, claims: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Claims with some changed, dropped or added; returns (claims, untouched)."""
+def mutated_claims(
+    draw: Draw, claims: dict[str, Any], optional: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], bool]:
+    """Claims with some changed, dropped or added; returns (claims, still valid).
+
+    Dropping one of ``optional`` keeps them valid (RFC 7523 §3: a client assertion's ``iat``
+    is OPTIONAL).
+    """
     out = dict(claims)
     untouched = True
     names = [*sorted(claims), "nbf", "x"]
@@ -319,6 +325,8 @@ def mutated_claims(draw: Draw, claims: dict[str, Any]) -> tuple[dict[str, Any], 
             if name not in out:
                 continue  # nothing dropped: the claims are as they were
             out.pop(name)
+            if name in optional:
+                continue
         elif op == "future":
             out[name] = time.time() + choose(draw, [120, 3600, 10**9])
             # A later exp is still a valid JWT (a server may cap the lifetime, or not).
@@ -342,10 +350,15 @@ HEADER_NAMES = ["alg", "typ", "kid", "crit", "jwk"]
 
 
 def jwt_variant(
-    draw: Draw, header: dict[str, Any], claims: dict[str, Any], key: Any
+    draw: Draw,
+    header: dict[str, Any],
+    claims: dict[str, Any],
+    key: Any,
+    optional: tuple[str, ...] = (),
 ) -> tuple[str, bool]:
-    """A JWT near ``(header, claims)`` signed by ``key``: mutated, re-signed, broken, or junk."""
-    claims, claims_ok = mutated_claims(draw, claims)
+    """A JWT near ``(header, claims)`` signed by ``key``: mutated, re-signed, broken, or junk;
+    ``optional`` claims may be dropped without spoiling it."""
+    claims, claims_ok = mutated_claims(draw, claims, optional)
     kind = choose(draw, JWT_KINDS)
     payload = json.dumps(claims).encode()
     if kind == "signed":

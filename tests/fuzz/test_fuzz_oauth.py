@@ -56,7 +56,9 @@ def client_auth(
             "iat": now,
             "jti": secrets.token_urlsafe(12),
         }
-        assertion, ok = jwt_variant(draw, {"alg": "ES256"}, claims, world.jwt_client_key)
+        assertion, ok = jwt_variant(
+            draw, {"alg": "ES256"}, claims, world.jwt_client_key, optional=("iat",)
+        )
         kind, kind_ok = near(draw, [ASSERTION_TYPE], p_valid=6)
         pairs = [("client_assertion", assertion), ("client_assertion_type", kind)]
         if draw(FLAG):
