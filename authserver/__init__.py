@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
         hasher=Hasher(settings.secret_key),
         store=_ephemeral_store(settings, redis),
         keys=KeyStore(settings.keys_dir, lambda: db.session(), settings.max_signed_token_ttl),
-        clients=ClientCache(lambda: db.session(), settings.client_cache_ttl),
+        clients=ClientCache(settings.client_cache_ttl),
         redis=redis,
     )
 
@@ -160,7 +160,7 @@ def _serialise_sqlite_writes(engine: Any) -> None:
 def _ephemeral_store(settings: Settings, client: Redis | None) -> EphemeralStore:
     if client is not None:
         return RedisEphemeralStore(client, prefix=settings.redis_prefix)
-    return SqlEphemeralStore(lambda: db.session())
+    return SqlEphemeralStore()
 
 
 def _schema_ready() -> bool:

@@ -44,8 +44,10 @@ def user_access(
     """
     wanted = list(dict.fromkeys(bot_ids))
     by_pk = partner_user_pk is not None
-    user_param = {"user_pk": partner_user_pk} if by_pk else {"partner_user_id": partner_user_id}
-    if fastsql.usable() and 0 < len(wanted) <= _FAST_BOTS:
+    user_param = (
+        {"user_pk": partner_user_pk} if by_pk else {"partner_user_id": partner_user_id or ""}
+    )
+    if 0 < len(wanted) <= _FAST_BOTS:
         fast = _fast_access(len(wanted), by_pk)
         bots = {f"bot_{i}": bot_id for i, bot_id in enumerate(wanted)}
         found: list[Any] = fast.all(customer_id=customer_id, **bots, **user_param)
@@ -57,14 +59,12 @@ def user_access(
     rows = {row.id: row for row in found}
     if rows:
         user_pk = next(iter(rows.values())).user_pk
-    elif partner_user_pk is not None:
-        with reads_only():
-            user_pk = db.session.execute(
-                select(PartnerUser.id).where(PartnerUser.id == partner_user_pk)
-            ).scalar_one_or_none()
-    else:
-        with reads_only():
-            user = find_partner_user(customer_id, partner_user_id or "")
+    else:  # none of the bots exists: the user on its own
+        user = (
+            _USER_BY_PK.first(user_pk=partner_user_pk)
+            if by_pk
+            else _USER_ID.first(customer_id=customer_id, **user_param)
+        )
         user_pk = user.id if user else None
     methods = set(amr)
     denials: dict[str, str] = {}
@@ -93,11 +93,7 @@ def session_with_bot(session_id: str, bot_id: str | None) -> Any:
     live and whether its user may use that bot right now. ``bot_found`` is None when the bot
     does not exist or is another customer's.
     """
-    params = {"session_id": session_id, "bot_id": bot_id or ""}
-    if fastsql.usable():
-        return _FAST_SESSION_WITH_BOT.first(**params)
-    with reads_only():
-        return db.session.execute(_SESSION_WITH_BOT, params).first()
+    return _FAST_SESSION_WITH_BOT.first(session_id=session_id, bot_id=bot_id or "")
 
 
 def denial_reason(row: Row[Any] | None, methods: set[str]) -> str | None:
@@ -245,3 +241,4 @@ def get_or_create_partner_user(customer_id: str, partner_user_id: str) -> Partne
 
 _INSERT_USER = fastsql.insert(PartnerUser, skip_conflicts=True)
 _USER_ID = fastsql.Prepared(select(PartnerUser.id).where(_BY_PARTNER_ID))
+_USER_BY_PK = fastsql.Prepared(select(PartnerUser.id).where(_BY_PK))

@@ -15,13 +15,12 @@ import ipaddress
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session as OrmSession
 
+from . import fastsql
 from .models import Client, utcnow
 from .security import Hasher
 
@@ -135,7 +134,7 @@ _COLUMNS = [
 ]
 
 
-_LOAD = select(*_COLUMNS).where(Client.id == bindparam("client_id"))
+_LOAD = fastsql.Prepared(select(*_COLUMNS).where(Client.id == bindparam("client_id")))
 
 
 def valid_client_id(client_id: object) -> bool:
@@ -146,10 +145,7 @@ def valid_client_id(client_id: object) -> bool:
 class ClientCache:
     """Per-process cache of :class:`ClientRecord` by client id, bounded in age and size."""
 
-    def __init__(
-        self, session: Callable[[], OrmSession], ttl: float, max_entries: int = 10_000
-    ) -> None:
-        self._session = session
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self._max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, ClientRecord]] = OrderedDict()
@@ -163,7 +159,9 @@ class ClientCache:
         entry = self._entries.get(client_id)
         if entry is not None and now - entry[0] < self.ttl:
             return entry[1]
-        row = self._session().execute(_LOAD, {"client_id": client_id}).first()
+        # On the driver: a reload leaves no transaction open behind it (the grants' writes
+        # that follow then stay one round trip each).
+        row = _LOAD.first(client_id=client_id)
         if row is None:
             self.invalidate(client_id)
             return None

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import redis
 from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import ResourceClosedError
-from sqlalchemy.orm import Session as OrmSession
 
 from . import fastsql
 from .models import EphemeralEntry
@@ -75,50 +72,24 @@ def seconds_until_reset(window: int) -> int:
 class SqlEphemeralStore:
     """Ephemeral store in the main SQL database (SQLite or PostgreSQL).
 
-    Each atomic step is its own committed transaction, so a consumed code stays consumed even
-    if the request later fails. Outside an open ORM transaction a step runs on a driver
-    connection (``fastsql``: statements compiled once, SQLite's lock taken up front); inside
-    one, in the request's own session (which SQLite's single writer then needs), committing it.
+    Each atomic step is its own committed transaction (``fastsql.writing``: statements compiled
+    once, run on a driver connection, SQLite's lock taken up front; inside an open ORM
+    transaction, through the session, committing it), so a consumed code stays consumed even if
+    the request later fails.
     """
 
     PURGE_EVERY = 60.0  # seconds between sweeps of expired rows, per process
 
-    def __init__(self, session: Callable[[], OrmSession]) -> None:
-        self._session = session
+    def __init__(self) -> None:
         self._last_purge = 0.0
-
-    @contextmanager
-    def _transaction(self) -> Iterator[fastsql.Run]:
-        if fastsql.usable():
-            with fastsql.writing() as fast:
-                yield fast
-            return
-        session = self._session()
-        dialect = session.get_bind().dialect.name
-
-        def run(prepared: fastsql.Prepared, **params: Any) -> tuple[list[Any], int]:
-            statement: Any = prepared.statement_for(dialect)
-            result: Any = session.execute(statement, params)
-            try:
-                rows = list(result)
-            except ResourceClosedError:  # a statement that returns no rows
-                rows = []
-            return rows, int(getattr(result, "rowcount", -1))
-
-        try:
-            yield run
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
         self._maybe_purge()
-        with self._transaction() as run:
+        with fastsql.writing() as run:
             run(_PUT, kind=kind, key=key, value=json.dumps(value), expires_at=time.time() + ttl)
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        with self._transaction() as run:
+        with fastsql.writing() as run:
             rows, _ = run(_GET, kind=kind, key=key, now=time.time())
         return json.loads(rows[0].value) if rows and rows[0].value else None
 
@@ -126,7 +97,7 @@ class SqlEphemeralStore:
         self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
     ) -> Consumed:
         now = time.time()
-        with self._transaction() as run:
+        with fastsql.writing() as run:
             # DELETE ... RETURNING is the atomic step: concurrent deleters of the same row
             # serialise on it and all but one get nothing back.
             taken, _ = run(_TAKE, kind=kind, key=key, now=now)
@@ -143,7 +114,7 @@ class SqlEphemeralStore:
 
     def remember(self, kind: str, key: str, ttl: float) -> bool:
         now = time.time()
-        with self._transaction() as run:
+        with fastsql.writing() as run:
             # One statement: insert, or take over a row that has already expired. A live row
             # is left alone and no row is returned: that is a replay.
             rows, _ = run(_REMEMBER, kind=kind, key=key, expires_at=now + ttl, now=now)
@@ -155,7 +126,7 @@ class SqlEphemeralStore:
     def hit_many(self, counters: Sequence[tuple[str, str]], window: int) -> list[int]:
         start, _ = _window(window, time.time())
         counts = []
-        with self._transaction() as run:
+        with fastsql.writing() as run:
             for kind, key in counters:
                 rows, _ = run(_HIT, kind=kind, key=f"{key}@{start}", expires_at=start + window)
                 counts.append(int(rows[0].counter))
@@ -169,12 +140,12 @@ class SqlEphemeralStore:
 
     def purge_expired(self) -> int:
         """Delete expired rows (run at most once a minute by ``put``)."""
-        with self._transaction() as run:
+        with fastsql.writing() as run:
             return run(_PURGE, now=time.time())[1]
 
     def count(self, kind: str) -> int:
         """Number of live entries of one kind (for tests and diagnostics)."""
-        with self._transaction() as run:
+        with fastsql.writing() as run:
             rows, _ = run(_COUNT, kind=kind, now=time.time())
             return int(rows[0][0])
 

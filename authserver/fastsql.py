@@ -14,8 +14,9 @@ are exactly what the ORM would read and write.
   ones as data-modifying ``WITH`` queries), so one round trip; on SQLite behind the writer
   queue with ``BEGIN IMMEDIATE``, like every other write.
 
-Callers use it only outside an open ORM transaction (``usable``), so a read inside a
-transaction still sees that transaction's writes. Driver errors are raised as SQLAlchemy's
+Inside an open ORM transaction every call runs through the session instead (joining that
+transaction, so a read sees its writes and SQLite's one writer is never waited on by itself):
+callers write each statement once and never choose. Driver errors are raised as SQLAlchemy's
 ``DBAPIError`` subclasses, so ``outages`` answers 503 as it does for every other statement, and
 a broken connection is never handed back to the pool.
 """
@@ -108,6 +109,8 @@ class Prepared:
         return compiled, values
 
     def _run(self, params: Mapping[str, Any], fetch: bool) -> tuple[list[Any], int]:
+        if not usable():
+            return _in_session(self, params)
         global executed
         executed += 1
         dialect = db.engine.dialect
@@ -132,9 +135,27 @@ class Prepared:
         return rows[0] if rows else None
 
     def execute(self, **params: Any) -> int:
-        """Run a statement that returns no rows (INSERT, UPDATE, DELETE), committed; the
-        number of rows it wrote."""
+        """Run a statement that returns no rows (INSERT, UPDATE, DELETE), committed (inside an
+        open transaction: part of it); the number of rows it wrote."""
         return self._run(params, fetch=False)[1]
+
+
+def _in_session(prepared: Prepared, params: Mapping[str, Any]) -> tuple[list[Any], int]:
+    """Inside an open ORM transaction: the statement joins it, on the session's connection (so
+    it sees the transaction's own writes, and SQLite's one writer is that transaction).
+
+    The very SQL the driver path sends, compiled once: executing the Core statement with these
+    parameters instead would let SQLAlchemy turn any that share a column's name into extra
+    ``SET`` clauses of an ``UPDATE``.
+    """
+    connection = db.session().connection()
+    compiled, args = prepared.bound(connection.dialect, params)
+    # qmark drivers: one tuple of values (a list would read as many rows of parameters).
+    result = connection.exec_driver_sql(
+        compiled.sql, tuple(args) if compiled.positions is not None else args
+    )
+    raw = result.fetchall() if result.returns_rows else []
+    return _rows(compiled, raw), result.rowcount
 
 
 def _rows(compiled: _Compiled, raw: Sequence[Any]) -> list[Any]:
@@ -156,7 +177,17 @@ def writing() -> Iterator[Run]:
 
     SQLite: ``BEGIN IMMEDIATE`` behind the writer queue (the lock taken up front, as for every
     write). PostgreSQL: each ``run`` is a round trip; prefer one statement where it can be.
+    Inside an open ORM transaction the statements join it, and it is committed at the end.
     """
+    if not usable():
+        session = db.session()
+        try:
+            yield lambda prepared, **params: _in_session(prepared, params)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return
     dialect = db.engine.dialect
     sqlite_db = dialect.name == "sqlite"
     with _driver(dialect, autocommit=False, sql="(a fastsql transaction)") as connection:
@@ -228,7 +259,18 @@ def transaction(
     that lost), the others are not run and nothing is written; returns whether they ran.
     Only on SQLite: on PostgreSQL such a step is one statement of its own (see
     ``sessions.rotate_refresh_token``).
+
+    Inside an open ORM transaction the statements join it, and it is committed with them (or,
+    after a lost first step, rolled back).
     """
+    if not usable():
+        for i, (prepared, params) in enumerate(steps):
+            written = _in_session(prepared, params)[1]
+            if i == 0 and only_if_first_writes and written == 0:
+                db.session.rollback()
+                return False
+        db.session.commit()
+        return True
     global executed
     dialect = db.engine.dialect
     bound = [prepared.bound(dialect, params) for prepared, params in steps]
@@ -341,5 +383,5 @@ def _release(connection: Any, postgres: bool, dbapi: Any) -> None:
 
 
 def usable() -> bool:
-    """Whether a fast statement may run now: not inside the session's open transaction."""
+    """Whether statements run on the driver now: not inside the session's open transaction."""
     return not db.session().in_transaction()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Select, bindparam, func, insert, null, select, update
-from sqlalchemy.orm import joinedload
 
 from . import events, fastsql
 from .events import EventType
@@ -44,37 +43,23 @@ def session_row(session: Session) -> dict[str, Any]:
     return {column.key: getattr(session, column.key) for column in Session.__table__.columns}
 
 
-class PresentedRefresh(Protocol):
-    """A presented refresh token's row: ``RefreshToken`` or ``RefreshRead``."""
-
-    id: int
-    rotated_at: dt.datetime | None
-    session: Session
-
-
 @dataclass
 class RefreshRead:
-    """A refresh token's row read by ``fastsql``, with a detached copy of its session."""
+    """A presented refresh token's row, with a detached copy of its session."""
 
     id: int
     rotated_at: dt.datetime | None
     session: Session
 
 
-def find_refresh_token(token: str, hasher: Hasher) -> PresentedRefresh | None:
+def find_refresh_token(token: str, hasher: Hasher) -> RefreshRead | None:
     """The refresh token's row with its session, in one query."""
-    token_hash = hasher.hash(token)
-    if fastsql.usable():
-        found = _FAST_FIND_REFRESH.first(token_hash=token_hash)
-        if found is None:
-            return None
-        values = found._asdict()
-        row_id, rotated_at = values.pop("refresh_id"), values.pop("refresh_rotated_at")
-        return RefreshRead(row_id, rotated_at, Session(**values))
-    row: RefreshToken | None = db.session.execute(
-        _FIND_REFRESH, {"token_hash": token_hash}
-    ).scalar_one_or_none()
-    return row
+    found = _FIND_REFRESH.first(token_hash=hasher.hash(token))
+    if found is None:
+        return None
+    values = found._asdict()
+    row_id, rotated_at = values.pop("refresh_id"), values.pop("refresh_rotated_at")
+    return RefreshRead(row_id, rotated_at, Session(**values))
 
 
 def rotate_refresh_token(
@@ -92,28 +77,20 @@ def rotate_refresh_token(
     token_params, event_params = new_token[1], event[1]
     now = event_params["created_at"]
     if db.engine.dialect.name != "postgresql":
-        claim = (_FAST_CLAIM, {"row_id": row_id, "now": now})
+        claim = (_CLAIM, {"row_id": row_id, "now": now})
         return fastsql.transaction([claim, new_token, event], only_if_first_writes=True)
     params = {"row_id": row_id, "now": now, "token_hash": token_params["token_hash"]}
     params.update({f"evt_{key}": value for key, value in event_params.items()})
     return _PG_ROTATE.first(**params) is not None
 
 
-_FIND_REFRESH = (
-    select(RefreshToken)
-    .options(joinedload(RefreshToken.session))
-    .where(RefreshToken.token_hash == bindparam("token_hash"))
-)
-
-
-def claim_refresh_token(row: PresentedRefresh) -> bool:
+def claim_refresh_token(row: RefreshRead) -> bool:
     """Mark ``row`` rotated if nobody else has; True only for the one caller that did.
 
     This conditional UPDATE is the concurrency rule: of any number of simultaneous
     refreshes with one token, exactly one rotates it; every other one is treated as reuse.
     """
-    result = db.session.execute(_CLAIM_REFRESH, {"row_id": row.id, "now": utcnow()})
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(_CLAIM.execute(row_id=row.id, now=utcnow()))
 
 
 _CLAIM_REFRESH = (
@@ -193,7 +170,7 @@ def last_refreshed(session_ids: Iterable[str]) -> dict[str, dt.datetime]:
 _INSERT_REFRESH = fastsql.insert(RefreshToken)
 INSERT_SESSION = fastsql.insert(Session)
 
-_FAST_FIND_REFRESH = fastsql.Prepared(
+_FIND_REFRESH = fastsql.Prepared(
     select(
         RefreshToken.id.label("refresh_id"),
         RefreshToken.rotated_at.label("refresh_rotated_at"),
@@ -202,7 +179,7 @@ _FAST_FIND_REFRESH = fastsql.Prepared(
     .join(Session, Session.id == RefreshToken.session_id)
     .where(RefreshToken.token_hash == bindparam("token_hash"))
 )
-_FAST_CLAIM = fastsql.Prepared(_CLAIM_REFRESH)
+_CLAIM = fastsql.Prepared(_CLAIM_REFRESH)
 
 
 def _pg_rotate() -> Any:

@@ -13,7 +13,7 @@ from authserver import events, fastsql
 from authserver.access import _SESSION_WITH_BOT, session_with_bot, user_access
 from authserver.events import EventType
 from authserver.extensions import db
-from authserver.models import RefreshToken, SecurityEvent, Session
+from authserver.models import PartnerUser, RefreshToken, SecurityEvent, Session
 from authserver.oauth.client_auth import unverified_claims
 from authserver.security import Hasher
 from authserver.sessions import (
@@ -120,4 +120,45 @@ def test_a_refresh_token_rotates_once_and_a_lost_claim_writes_nothing(tenant: Te
         assert sorted(t.rotated_at is None for t in tokens) == [False, True]  # one successor
         assert db.session.get(SecurityEvent, outcomes[0][1]) is not None
         assert db.session.get(SecurityEvent, outcomes[1][1]) is None  # the loser wrote nothing
+        db.session.remove()
+
+
+def test_inside_an_open_transaction_the_writes_join_it(tenant: Tenant) -> None:
+    """A first-seen user with a name is written through the ORM; the exchange's event then
+    joins that transaction and commits both together (SQLite: no second writer waits on it)."""
+    with tenant.server.app.app_context():
+        user = PartnerUser(customer_id=tenant.customer_id, partner_user_id="joined", name="J")
+        db.session.add(user)
+        db.session.flush()
+        assert not fastsql.usable()
+        step = events.written_with(EventType.CODE_ISSUED, customer_id=tenant.customer_id)
+        assert fastsql.transaction([step]) is True
+        assert fastsql.usable()  # committed: the session's transaction has ended
+        db.session.remove()
+        assert db.session.get(PartnerUser, user.id) is not None
+        assert db.session.get(SecurityEvent, step[1]["id"]) is not None
+        db.session.remove()
+
+
+def test_a_rotation_inside_an_open_transaction_joins_it(tenant: Tenant) -> None:
+    """E.g. after a read that left the session's transaction open: the one-statement rotation
+    (PostgreSQL: INSERT … SELECT from the claiming UPDATE) runs on the session's connection."""
+    iframe = tenant.iframe()
+    assert iframe.redeem(tenant.backend.code(iframe, "alice", [tenant.bots["welcome"]])).ok
+    with tenant.server.app.app_context():
+        hasher = tenant.server.app.extensions["chatframe"].hasher
+        row = find_refresh_token(iframe.tokens["refresh_token"], hasher)
+        assert row is not None
+        db.session.execute(select(Session.id).where(Session.id == row.session.id))
+        assert not fastsql.usable()
+        _token, successor = refresh_token_written_with(row.session.id, hasher)
+        event = events.written_with(EventType.REFRESH_ROTATED, session_id=row.session.id)
+        assert rotate_refresh_token(row.id, successor, event)
+        db.session.commit()
+        db.session.remove()
+        assert db.session.get(SecurityEvent, event[1]["id"]) is not None
+        hashes = db.session.execute(
+            select(RefreshToken.token_hash).where(RefreshToken.session_id == row.session.id)
+        ).scalars()
+        assert successor[1]["token_hash"] in set(hashes)
         db.session.remove()

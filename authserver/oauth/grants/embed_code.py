@@ -20,7 +20,6 @@ from ...models import Session, utcnow
 from ...security import new_id
 from ...sessions import (
     INSERT_SESSION,
-    new_refresh_token,
     refresh_token_written_with,
     revoke_session,
     session_row,
@@ -114,20 +113,15 @@ class EmbedCodeGrant(ChatframeGrant):
             "session_id": session.id,
             "dpop_bound": bool(jkt),
         }
-        if fastsql.usable():
-            # The session, its refresh token and the event in one transaction (one round trip).
-            refresh_token, refresh_step = refresh_token_written_with(session.id, self.svc.hasher)
-            fastsql.transaction(
-                [
-                    (INSERT_SESSION, session_row(session)),
-                    refresh_step,
-                    events.written_with(EventType.CODE_REDEEMED, **event),
-                ]
-            )
-        else:
-            db.session.add(session)
-            refresh_token = new_refresh_token(session, self.svc.hasher)
-            events.record(EventType.CODE_REDEEMED, **event)  # commits all three together
+        # The session, its refresh token and the event in one transaction (one round trip).
+        refresh_token, refresh_step = refresh_token_written_with(session.id, self.svc.hasher)
+        fastsql.transaction(
+            [
+                (INSERT_SESSION, session_row(session)),
+                refresh_step,
+                events.written_with(EventType.CODE_REDEEMED, **event),
+            ]
+        )
         if self.svc.store.get("code_reuse", session.id):
             # A reuse raced this redemption: it could not revoke a session that did not exist
             # yet, so it left a mark for us. Revoke what we just created.

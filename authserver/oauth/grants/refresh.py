@@ -12,17 +12,16 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.hooks import hooked
 
-from ... import events, fastsql
+from ... import events
 from ...access import bot_denials
 from ...client_cache import ClientRecord
 from ...events import EventType
 from ...extensions import db
 from ...models import Session
 from ...sessions import (
-    PresentedRefresh,
+    RefreshRead,
     claim_refresh_token,
     find_refresh_token,
-    new_refresh_token,
     refresh_token_written_with,
     revoke_session,
     rotate_refresh_token,
@@ -55,28 +54,8 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
         return bool(jkt), jkt
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        row: PresentedRefresh = self.request.refresh_token
-        if fastsql.usable():
-            return self._rotate_in_one_step(row)
-        if not claim_refresh_token(row):
-            db.session.rollback()
-            self._reuse(row)
-        session = row.session
-        denied = bot_denials(
-            session.customer_id, session.partner_user_pk, session.bots, session.amr
-        )
-        bots = [b for b in session.bots if b not in denied]
-        if not bots:
-            db.session.commit()
-            raise InvalidGrantError(NO_BOTS)
-        refresh_token = new_refresh_token(session, self.svc.hasher)
-        events.record(EventType.REFRESH_ROTATED, **self._event(session))
-        return self.respond(self.tokens(session, bots, refresh_token))
-
-    def _rotate_in_one_step(
-        self, row: PresentedRefresh
-    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         """The claim, the successor and the event in one round trip; the bots read first."""
+        row: RefreshRead = self.request.refresh_token
         session = row.session
         denied = bot_denials(
             session.customer_id, session.partner_user_pk, session.bots, session.amr
@@ -84,9 +63,8 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
         bots = [b for b in session.bots if b not in denied]
         if not bots:
             if not claim_refresh_token(row):  # a spent token is reuse, bots or not
-                db.session.rollback()
                 self._reuse(row)
-            db.session.commit()
+            db.session.commit()  # the token stays spent (when the claim joined a transaction)
             raise InvalidGrantError(NO_BOTS)
         refresh_token, successor = refresh_token_written_with(session.id, self.svc.hasher)
         event = events.written_with(EventType.REFRESH_ROTATED, **self._event(session))
@@ -103,7 +81,7 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
             "session_id": session.id,
         }
 
-    def _reuse(self, row: PresentedRefresh) -> None:
+    def _reuse(self, row: RefreshRead) -> None:
         session = row.session
         events.record(
             EventType.REFRESH_REUSE,

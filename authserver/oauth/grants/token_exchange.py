@@ -152,7 +152,7 @@ class TokenExchangeGrant(ChatframeGrant):
         client: ClientRecord = self.request.client
         subject: Subject = self.exchange["subject"]
         user_pk = self.exchange["user_pk"]
-        if user_pk is None and not (subject.name or subject.email) and fastsql.usable():
+        if user_pk is None and not (subject.name or subject.email):
             user_pk = ensure_partner_user(client.customer_id, subject.partner_user_id)
         elif user_pk is None or subject.name or subject.email:
             user = get_or_create_partner_user(client.customer_id, subject.partner_user_id)
@@ -191,10 +191,8 @@ class TokenExchangeGrant(ChatframeGrant):
             },
             ttl=ttl,
         )
-        if fastsql.usable():  # nothing else to write: the event is one round trip
-            fastsql.transaction([events.written_with(EventType.CODE_ISSUED, **event)])
-        else:  # the event commits with a first-seen user
-            events.record(EventType.CODE_ISSUED, **event)
+        # One round trip; after a user's name or email was stored, committed with them.
+        fastsql.transaction([events.written_with(EventType.CODE_ISSUED, **event)])
         return self.respond(
             {
                 "access_token": code,
