@@ -201,11 +201,23 @@ def _register_error_handlers(app: Flask) -> None:
 def _register_security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
-        )
-        if response.mimetype == "application/json":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # One pass over the headers a view or blueprint already set (theirs win), not one
+        # scan per default: this runs on every response.
+        headers = response.headers
+        present = {name.lower() for name, _ in headers.items()}
+        for lowered, name, value in _SECURITY_HEADERS:
+            if lowered not in present:
+                headers.add(name, value)
+        if "cache-control" not in present and response.mimetype == "application/json":
+            headers.add("Cache-Control", "no-store")
         return response
+
+
+_SECURITY_HEADERS = tuple(
+    (name.lower(), name, value)
+    for name, value in (
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    )
+)

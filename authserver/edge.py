@@ -19,6 +19,7 @@ from .strictjson import StrictJSONProvider
 
 MAX_BODY = 64 * 1024  # bytes: the largest request body Chatframe reads (413 beyond)
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+_HEADER_KEYS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})  # headers without HTTP_ in WSGI
 
 
 def init_app(app: Flask) -> None:
@@ -40,13 +41,21 @@ def _refuse_malformed() -> Response | None:
 
 def malformed(req: Request) -> str | None:
     """Why ``req`` cannot be served, or None when it is well-formed."""
+    environ = req.environ
     if "\x00" in req.path:
         return "The URL path contains a NUL character."
-    if _has_nul(req.args.items(multi=True)):
+    # Read from the environ, not werkzeug's parsed views: this runs on every request. A NUL
+    # reaches a decoded query only as a raw NUL or as %00, so the parse runs only then.
+    query = environ.get("QUERY_STRING", "")
+    if ("\x00" in query or "%00" in query) and _has_nul(req.args.items(multi=True)):
         return "A query parameter contains a NUL character."
-    if any("\x00" in value for value in req.headers.values()):
+    if any(
+        "\x00" in value
+        for key, value in environ.items()
+        if key.startswith("HTTP_") or key in _HEADER_KEYS
+    ):
         return "A request header contains a NUL character."
-    problem = _basic_credentials_problem(req.headers.get("Authorization", ""))
+    problem = _basic_credentials_problem(environ.get("HTTP_AUTHORIZATION", ""))
     if problem:
         return problem
     if req.mimetype in _FORMS and _has_nul(req.form.items(multi=True)):

@@ -217,6 +217,17 @@ end
 return {0, redis.call('GET', KEYS[2])}
 """
 
+# Count one hit on each key and (re)arm its expiry: one round trip and one reply for any
+# number of counters, where a MULTI pipeline costs two commands and two replies per counter.
+_HIT_LUA = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return counts
+"""
+
 
 class RedisEphemeralStore:
     """Ephemeral store in Redis; keys are namespaced by ``prefix`` (one per deployment/test)."""
@@ -225,15 +236,20 @@ class RedisEphemeralStore:
         self._redis = client
         self._prefix = prefix
         self._consume = client.register_script(_CONSUME_LUA)
+        self._hit = client.register_script(_HIT_LUA)
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self._prefix}:{kind}:{key}"
 
+    # The hot commands go through ``execute_command``: redis-py's ``set`` wraps each call in
+    # argument-inspecting deprecation decorators that cost more than building the command.
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
-        self._redis.set(self._key(kind, key), json.dumps(value), px=max(1, int(ttl * 1000)))
+        self._redis.execute_command(
+            "SET", self._key(kind, key), json.dumps(value), "PX", max(1, int(ttl * 1000))
+        )
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        raw = self._redis.get(self._key(kind, key))
+        raw = self._redis.execute_command("GET", self._key(kind, key))
         return json.loads(raw) if raw else None
 
     def consume(
@@ -249,7 +265,9 @@ class RedisEphemeralStore:
 
     def remember(self, kind: str, key: str, ttl: float) -> bool:
         return bool(
-            self._redis.set(self._key(kind, key), b"1", nx=True, px=max(1, int(ttl * 1000)))
+            self._redis.execute_command(
+                "SET", self._key(kind, key), b"1", "NX", "PX", max(1, int(ttl * 1000))
+            )
         )
 
     def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
@@ -257,9 +275,5 @@ class RedisEphemeralStore:
 
     def hit_many(self, counters: Sequence[tuple[str, str]], window: int) -> list[int]:
         start, _ = _window(window, time.time())
-        pipe = self._redis.pipeline(transaction=True)
-        for kind, key in counters:
-            full_key = self._key(kind, f"{key}@{start}")
-            pipe.incr(full_key)
-            pipe.expire(full_key, window + 1)
-        return [int(count) for count in pipe.execute()[::2]]
+        keys = [self._key(kind, f"{key}@{start}") for kind, key in counters]
+        return [int(count) for count in self._hit(keys=keys, args=[window + 1])]

@@ -383,5 +383,9 @@ def _release(connection: Any, postgres: bool, dbapi: Any) -> None:
 
 
 def usable() -> bool:
-    """Whether statements run on the driver now: not inside the session's open transaction."""
-    return not db.session().in_transaction()
+    """Whether statements run on the driver now: not inside the session's open transaction.
+
+    Asks the scoped registry first: a request that never touched the ORM has no session, and
+    calling ``db.session()`` would build one only to tear it down again.
+    """
+    return not (db.session.registry.has() and db.session().in_transaction())

@@ -7,8 +7,10 @@ gunicorn worker writes to ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` sums the
 
 from __future__ import annotations
 
+import functools
 import os
 import time
+from typing import Any
 
 from flask import Flask, Response, request
 from prometheus_client import (
@@ -79,10 +81,22 @@ def init_app(app: Flask) -> None:
         started = request.environ.get(_START)
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
         method = request.method if request.method in _METHODS else "other"
-        REQUESTS.labels(rule, method, str(response.status_code)).inc()
+        _requests(rule, method, response.status_code).inc()
         if started is not None:
-            LATENCY.labels(rule).observe(time.perf_counter() - started)
+            _latency(rule).observe(time.perf_counter() - started)
         return response
+
+
+# The labelled children, looked up once per label set rather than on every request. The
+# label sets are bounded (rules, known methods, status codes), so are these caches.
+@functools.lru_cache(maxsize=4096)
+def _requests(rule: str, method: str, status: int) -> Any:
+    return REQUESTS.labels(rule, method, str(status))
+
+
+@functools.lru_cache(maxsize=1024)
+def _latency(rule: str) -> Any:
+    return LATENCY.labels(rule)
 
 
 def count_grant(grant_type: str | None, response: Response | None) -> None:

@@ -81,7 +81,8 @@ def _check_string(text: str) -> None:
             ) from None
 
 
-def _b64url(segment: str) -> bytes:
+def b64url_decode(segment: str) -> bytes:
+    """Unpadded base64url (RFC 7515 §2) to bytes; StrictJSONError (a ValueError) if it is not."""
     try:
         return base64.b64decode(segment + "=" * (-len(segment) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
@@ -89,7 +90,7 @@ def _b64url(segment: str) -> bytes:
 
 
 def _object(segment: str, what: str) -> dict[str, Any]:
-    value = loads(_b64url(segment))
+    value = loads(b64url_decode(segment))
     if not isinstance(value, dict):
         raise StrictJSONError(f"the {what} is not a JSON object")
     return value

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
@@ -47,3 +52,99 @@ def test_a_nul_in_ath_is_refused_before_the_claims_are_read() -> None:
     store: EphemeralStore = MemoryStore()  # type: ignore[assignment]
     with pytest.raises(DPoPProofError, match="must not contain NUL"):
         DPoPVerifier(store, 60).verify(proof, method="GET", url=url, access_token="token")
+
+
+# -- The signature: verified on the header and payload read once, by joserfc's own rules ------
+
+URL = "http://127.0.0.1:8000/chat/api/bots/bot_x"
+
+
+def _proof(key: ECKey, **header: object) -> str:
+    claims = {"htm": "GET", "htu": URL, "iat": int(time.time()), "jti": secrets.token_urlsafe(12)}
+    head = {"alg": "ES256", "typ": "dpop+jwt", "jwk": key.as_dict(private=False), **header}
+    return jwt.encode(head, claims, key)
+
+
+def _verify(proof: str) -> object:
+    store: EphemeralStore = MemoryStore()  # type: ignore[assignment]
+    return DPoPVerifier(store, 60).verify(proof, method="GET", url=URL)
+
+
+def test_a_good_proof_verifies_and_names_its_key() -> None:
+    key = ECKey.generate_key("P-256")
+    assert _verify(_proof(key)).jkt == key.thumbprint()  # type: ignore[attr-defined]
+
+
+def _swap_segment(proof: str, index: int, replacement: str) -> str:
+    parts = proof.split(".")
+    parts[index] = replacement
+    return ".".join(parts)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        # another key's signature over the same header and payload
+        lambda proof: _swap_segment(proof, 2, _proof(ECKey.generate_key("P-256")).split(".")[2]),
+        # the payload of another proof (same key) under this proof's signature
+        lambda proof: _swap_segment(proof, 1, _proof(KEY).split(".")[1]),
+        lambda proof: _swap_segment(proof, 2, "not*base64url"),
+        lambda proof: _swap_segment(proof, 2, ""),
+        lambda proof: _swap_segment(proof, 2, proof.split(".")[2][:-4]),
+    ],
+    ids=["other-key", "other-payload", "signature-not-base64url", "no-signature", "short"],
+)
+def test_a_proof_whose_signature_does_not_match_is_refused(tamper: object) -> None:
+    with pytest.raises(DPoPProofError, match="signature does not verify"):
+        _verify(tamper(_proof(KEY)))  # type: ignore[operator]
+
+
+def _signed_by_hand(key: ECKey, header: dict[str, object]) -> str:
+    """A proof joserfc would refuse to sign, signed with the key directly (ES256, r || s)."""
+    claims = {"htm": "GET", "htu": URL, "iat": int(time.time()), "jti": secrets.token_urlsafe(12)}
+    segments = [
+        base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+        for part in (header, claims)
+    ]
+    signing_input = ".".join(segments).encode()
+    der = key.get_op_key("sign").sign(signing_input, ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    signature = base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return ".".join([*segments, signature.decode().rstrip("=")])
+
+
+def test_the_hand_signed_control_proof_verifies() -> None:
+    header = {"alg": "ES256", "typ": "dpop+jwt", "jwk": KEY.as_dict(private=False)}
+    assert _verify(_signed_by_hand(KEY, header)).jkt == KEY.thumbprint()  # type: ignore[attr-defined]
+
+
+def test_an_unknown_critical_header_is_refused() -> None:
+    # RFC 7515 §4.1.11: a recipient must refuse a "crit" extension it does not understand.
+    header = {
+        "alg": "ES256",
+        "typ": "dpop+jwt",
+        "jwk": KEY.as_dict(private=False),
+        "crit": ["urn:example:must-understand"],
+        "urn:example:must-understand": 1,
+    }
+    with pytest.raises(DPoPProofError, match="signature does not verify"):
+        _verify(_signed_by_hand(KEY, header))
+
+
+def test_an_alg_that_does_not_fit_the_key_is_refused() -> None:
+    rsa_alg_on_ec_key = _swap_segment(
+        _proof(KEY),
+        0,
+        base64.urlsafe_b64encode(
+            json.dumps(
+                {"alg": "RS256", "typ": "dpop+jwt", "jwk": KEY.as_dict(private=False)}
+            ).encode()
+        )
+        .decode()
+        .rstrip("="),
+    )
+    with pytest.raises(DPoPProofError, match="signature does not verify"):
+        _verify(rsa_alg_on_ec_key)
+
+
+KEY = ECKey.generate_key("P-256")
