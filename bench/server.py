@@ -110,9 +110,7 @@ class Chatframe:
     def start(self) -> None:
         args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
         extra = shlex.split(os.environ.get("BENCH_SERVE_ARGS", ""))  # e.g. "--threads 2"
-        self.process = start(
-            [*args, "--workers", str(self.workers), *extra], self.env, self.folder
-        )
+        self.process = start([*args, "--workers", str(self.workers), *extra], self.env, self.folder)
         wait_until_up(f"{self.base_url}/oauth/jwks", self.process)
 
     def worker_rss_mb(self) -> dict[int, float]:
