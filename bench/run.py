@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import wrk
 from bench.peer import Peer
 from bench.prepare import check
+from bench.prepare import line as request_line
 from bench.server import Chatframe
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -36,6 +37,7 @@ TARGETS = {
     "refresh": 0.35,
     "chat_token_check": 1.0,
 }
+EMPTY_ROUTE = "empty_route"  # a reference row: GET /healthz, which does no work
 RSS_LIMIT_MB = 150
 GROWTH_LOSS_LIMIT = 0.10
 
@@ -123,6 +125,12 @@ class Bench:
         check(line, url, "client_credentials")
         results["client_credentials"] = cc = self.replay(url, [line], repeat=True)
         self.say(f"  client_credentials: {cc.rps:,.0f} req/s, p99 {cc.p99_ms:.1f} ms")
+        # For reference, not a target: what a request doing no work at all costs through the
+        # same app, hooks and HTTP server (the ceiling any workload above can approach).
+        results[EMPTY_ROUTE] = empty = self.replay(
+            url, [request_line("GET", f"{url}/healthz")], repeat=True
+        )
+        self.say(f"  {EMPTY_ROUTE} (GET /healthz, reference): {empty.rps:,.0f} req/s")
         # An exchange costs more than client_credentials, so cc's rate bounds what is needed.
         expect = max(cc.rps, 50.0) * seconds
 
@@ -271,6 +279,11 @@ def run_bench(bench: Bench, backends: list[str], peer: Peer) -> None:
     refs = references(bench, backends)
     rows = table_rows(results, refs)
     print_table(rows, refs, bench)
+    ceiling = {b: m[EMPTY_ROUTE].rps for b, m in results.items()}
+    print(
+        "for reference, GET /healthz (no work; the same app, hooks and server): "
+        + ", ".join(f"{b} {rps:,.0f} req/s = {rps / refs[b]:.2f}x" for b, rps in ceiling.items())
+    )
     for backend, sizes in rss.items():
         listed = ", ".join(f"{mb:.0f} MB" for mb in sizes.values())
         print(f"{backend}: worker RSS after the run: {listed}")
@@ -281,6 +294,7 @@ def run_bench(bench: Bench, backends: list[str], peer: Peer) -> None:
             "peer_client_credentials": [m.as_dict() for m in bench.peer_runs],
             "reference_rps": {b: round(ref, 1) for b, ref in refs.items()},
             "rows": rows,
+            "empty_route_rps": {b: round(rps, 1) for b, rps in ceiling.items()},
             "worker_rss_mb": {b: list(s.values()) for b, s in rss.items()},
         }
     )

@@ -4,10 +4,11 @@ leave the pool as they found it (both storage setups)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from authserver import events, fastsql
 from authserver.access import _SESSION_WITH_BOT, session_with_bot, user_access
@@ -161,4 +162,95 @@ def test_a_rotation_inside_an_open_transaction_joins_it(tenant: Tenant) -> None:
             select(RefreshToken.token_hash).where(RefreshToken.session_id == row.session.id)
         ).scalars()
         assert successor[1]["token_hash"] in set(hashes)
+        db.session.remove()
+
+
+# -- PostgreSQL: connections kept in autocommit between hot statements ------------------------
+
+
+def _keeps_connections(tenant: Tenant) -> bool:
+    """PostgreSQL keeps them; on SQLite every statement checks one out of the pool."""
+    with tenant.server.app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            return True
+        session_with_bot("ses_unknown", None)
+        assert db.engine not in fastsql._AUTOCOMMIT
+        return False
+
+
+def _kept_after_a_read(sid: str) -> Any:
+    """(In an app context.) Read once, so a connection is kept; the kept connections."""
+    assert session_with_bot(sid, None) is not None
+    return fastsql._autocommit_for(db.engine)._idle
+
+
+def test_a_kept_connection_sees_every_commit_at_once(tenant: Tenant) -> None:
+    """Autocommit, never a stale snapshot: a revocation committed elsewhere is read at once."""
+    sid = _open_session(tenant)
+    with tenant.server.app.app_context():
+        for _ in range(3):
+            assert session_with_bot(sid, None).revoked_at is None
+        with db.engine.begin() as connection:  # another connection, another transaction
+            connection.execute(
+                Session.__table__.update()
+                .where(Session.id == sid)
+                .values(revoked_at=dt.datetime.now(dt.UTC), revoked_reason="probe")
+            )
+        assert session_with_bot(sid, None).revoked_at is not None
+        db.session.remove()
+
+
+def test_a_connection_the_server_dropped_is_never_used_again(tenant: Tenant) -> None:
+    if not _keeps_connections(tenant):
+        return
+    sid = _open_session(tenant)
+    with tenant.server.app.app_context():
+        kept = _kept_after_a_read(sid)
+        pids = [connection.driver_connection.info.backend_pid for connection, _ in kept]
+        assert pids
+        with db.engine.connect() as admin:
+            for pid in pids:
+                admin.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
+        failures = 0
+        for _ in range(len(pids) + 1):
+            try:
+                assert session_with_bot(sid, None) is not None
+                break
+            except OperationalError:  # a request that finds its connection broken: a 503
+                failures += 1
+        else:
+            pytest.fail("no statement succeeded after the server dropped the connections")
+        # Each dropped connection fails one statement at most, and is never kept again.
+        assert 1 <= failures <= len(pids)
+        assert all(c.driver_connection.info.backend_pid not in pids for c, _ in kept)
+        db.session.remove()
+
+
+def test_disposing_the_engine_closes_the_kept_connections(tenant: Tenant) -> None:
+    if not _keeps_connections(tenant):
+        return
+    sid = _open_session(tenant)
+    with tenant.server.app.app_context():
+        kept = _kept_after_a_read(sid)
+        drivers = [connection.driver_connection for connection, _ in kept]
+        assert drivers and not any(driver.closed for driver in drivers)
+        db.engine.dispose()
+        assert not kept and all(driver.closed for driver in drivers)
+        assert session_with_bot(sid, None) is not None  # and the next statement still runs
+        db.session.remove()
+
+
+def test_a_kept_connection_goes_back_to_the_pool_when_old(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not _keeps_connections(tenant):
+        return
+    sid = _open_session(tenant)
+    with tenant.server.app.app_context():
+        kept = _kept_after_a_read(sid)
+        old = [connection.driver_connection for connection, _ in kept]
+        monkeypatch.setattr(fastsql._Autocommit, "MAX_AGE", -1.0)
+        assert session_with_bot(sid, None) is not None
+        # Returned to the pool out of autocommit (the pool's recycling applies to it again).
+        assert all(not driver.autocommit for driver in old)
         db.session.remove()
