@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -40,6 +40,18 @@ class EphemeralStore(Protocol):
 
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
         """Store ``value`` under (kind, key) for ``ttl`` seconds, replacing any earlier one."""
+
+    def put_with(
+        self,
+        kind: str,
+        key: str,
+        value: dict[str, Any],
+        ttl: float,
+        writes: Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]],
+    ) -> None:
+        """``put``, and commit ``writes`` (database statements) with it: in the SQL store one
+        transaction for all (all or nothing); with Redis the entry first, then the writes
+        as one transaction (an entry nobody was told about is harmless: it expires)."""
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         """Return the live value under (kind, key), or None."""
@@ -84,14 +96,31 @@ class SqlEphemeralStore:
         self._last_purge = 0.0
 
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
+        self.put_with(kind, key, value, ttl, [])
+
+    def put_with(
+        self,
+        kind: str,
+        key: str,
+        value: dict[str, Any],
+        ttl: float,
+        writes: Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]],
+    ) -> None:
+        # One write transaction instead of two: on SQLite each is the writer lock and a sync.
         self._maybe_purge()
-        with fastsql.writing() as run:
-            run(_PUT, kind=kind, key=key, value=json.dumps(value), expires_at=time.time() + ttl)
+        entry = {
+            "kind": kind,
+            "key": key,
+            "value": json.dumps(value),
+            "expires_at": time.time() + ttl,
+        }
+        fastsql.transaction([(_PUT, entry), *writes])
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        with fastsql.writing() as run:
-            rows, _ = run(_GET, kind=kind, key=key, now=time.time())
-        return json.loads(rows[0].value) if rows and rows[0].value else None
+        # A plain read (autocommit): it sees every committed write, and on SQLite it does
+        # not queue for the writer lock behind the writes.
+        row = _GET.first(kind=kind, key=key, now=time.time())
+        return json.loads(row.value) if row is not None and row.value else None
 
     def consume(
         self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
@@ -145,9 +174,7 @@ class SqlEphemeralStore:
 
     def count(self, kind: str) -> int:
         """Number of live entries of one kind (for tests and diagnostics)."""
-        with fastsql.writing() as run:
-            rows, _ = run(_COUNT, kind=kind, now=time.time())
-            return int(rows[0][0])
+        return int(_COUNT.first(kind=kind, now=time.time())[0])
 
 
 # The SQL store's statements, each built once (per dialect where the upsert differs).
@@ -247,6 +274,18 @@ class RedisEphemeralStore:
         self._redis.execute_command(
             "SET", self._key(kind, key), json.dumps(value), "PX", max(1, int(ttl * 1000))
         )
+
+    def put_with(
+        self,
+        kind: str,
+        key: str,
+        value: dict[str, Any],
+        ttl: float,
+        writes: Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]],
+    ) -> None:
+        self.put(kind, key, value, ttl)
+        if writes:
+            fastsql.transaction(writes)
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         raw = self._redis.execute_command("GET", self._key(kind, key))

@@ -135,3 +135,49 @@ def test_sql_store_sweeps_expired_rows(tmp_path: Path) -> None:
             .all()
         )
         assert kept == ["b"]
+
+
+def _event_and_a_failing_write() -> tuple[object, object, object]:
+    """An event, and a refresh token for a session that does not exist (a foreign-key error)."""
+    from authserver import events
+    from authserver.events import EventType
+    from authserver.security import Hasher
+    from authserver.sessions import refresh_token_written_with
+
+    event = events.written_with(EventType.CODE_ISSUED, detail_probe=secrets.token_hex(4))
+    _token, failing = refresh_token_written_with("ses_does_not_exist", Hasher("k"))
+    return event, failing, event[1]["id"]
+
+
+@pytest.mark.parametrize("store_kind", ["sql", "configured"])
+def test_put_with_commits_the_entry_and_the_writes(
+    live_server: LiveServer, store_kind: str
+) -> None:
+    """The SQL store on either database (PostgreSQL writes it as one statement), and the
+    store this server is configured with (Redis on the PostgreSQL setup)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from authserver.extensions import db
+    from authserver.models import SecurityEvent
+
+    with live_server.app.app_context():
+        s = (
+            SqlEphemeralStore()
+            if store_kind == "sql"
+            else live_server.app.extensions["chatframe"].store
+        )
+        key = secrets.token_hex(8)
+        event, failing, event_id = _event_and_a_failing_write()
+        s.put_with("test", key, {"v": 1}, ttl=30, writes=[event])
+        assert s.get("test", key) == {"v": 1}
+        assert db.session.get(SecurityEvent, event_id) is not None
+        db.session.remove()
+
+        key = secrets.token_hex(8)
+        event, failing, event_id = _event_and_a_failing_write()
+        with pytest.raises(IntegrityError):
+            s.put_with("test", key, {"v": 2}, ttl=30, writes=[event, failing])
+        assert db.session.get(SecurityEvent, event_id) is None  # the writes: none of them
+        if isinstance(s, SqlEphemeralStore):
+            assert s.get("test", key) is None  # one transaction: the entry went with them
+        db.session.remove()

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ... import events, fastsql
+from ... import events
 from ...access import (
     ensure_partner_user,
     find_partner_user,
@@ -173,7 +173,10 @@ class TokenExchangeGrant(ChatframeGrant):
             "dpop_bound": bool(self.exchange["dpop_jkt"]),
             "delivery": "fragment" if self.exchange["fragment"] else "message",
         }
-        self.svc.store.put(
+        # The code and its event: one transaction in the SQL store (SQLite: one lock, one
+        # sync); with Redis, the code there and the event in one round trip. After a user's
+        # name or email was stored, committed with them.
+        self.svc.store.put_with(
             "code",
             self.svc.hasher.hash(code),
             {
@@ -190,9 +193,8 @@ class TokenExchangeGrant(ChatframeGrant):
                 "fragment": self.exchange["fragment"],
             },
             ttl=ttl,
+            writes=[events.written_with(EventType.CODE_ISSUED, **event)],
         )
-        # One round trip; after a user's name or email was stored, committed with them.
-        fastsql.transaction([events.written_with(EventType.CODE_ISSUED, **event)])
         return self.respond(
             {
                 "access_token": code,
