@@ -20,6 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from . import fastsql
 from .models import EphemeralEntry
 
+# Database statements to commit with an entry (``fastsql.transaction`` steps).
+Writes = Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]]
+
 
 @dataclass(frozen=True)
 class Consumed:
@@ -42,12 +45,7 @@ class EphemeralStore(Protocol):
         """Store ``value`` under (kind, key) for ``ttl`` seconds, replacing any earlier one."""
 
     def put_with(
-        self,
-        kind: str,
-        key: str,
-        value: dict[str, Any],
-        ttl: float,
-        writes: Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]],
+        self, kind: str, key: str, value: dict[str, Any], ttl: float, writes: Writes
     ) -> None:
         """``put``, and commit ``writes`` (database statements) with it: in the SQL store one
         transaction for all (all or nothing); with Redis the entry first, then the writes
@@ -99,12 +97,7 @@ class SqlEphemeralStore:
         self.put_with(kind, key, value, ttl, [])
 
     def put_with(
-        self,
-        kind: str,
-        key: str,
-        value: dict[str, Any],
-        ttl: float,
-        writes: Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]],
+        self, kind: str, key: str, value: dict[str, Any], ttl: float, writes: Writes
     ) -> None:
         # One write transaction instead of two: on SQLite each is the writer lock and a sync.
         self._maybe_purge()
@@ -276,12 +269,7 @@ class RedisEphemeralStore:
         )
 
     def put_with(
-        self,
-        kind: str,
-        key: str,
-        value: dict[str, Any],
-        ttl: float,
-        writes: Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]],
+        self, kind: str, key: str, value: dict[str, Any], ttl: float, writes: Writes
     ) -> None:
         self.put(kind, key, value, ttl)
         if writes:
