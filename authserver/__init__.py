@@ -133,6 +133,9 @@ def _serialise_sqlite_writes(engine: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Every commit on disk before the answer (SQLite's usual default, made explicit): a
+        # spent code, a rotated refresh token or a remembered jti must survive a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

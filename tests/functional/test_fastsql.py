@@ -254,3 +254,14 @@ def test_a_kept_connection_goes_back_to_the_pool_when_old(
         # Returned to the pool out of autocommit (the pool's recycling applies to it again).
         assert all(not driver.autocommit for driver in old)
         db.session.remove()
+
+
+def test_sqlite_commits_reach_the_disk_before_the_answer(tenant: Tenant) -> None:
+    """WAL with synchronous=FULL: what a request committed (a spent code, a rotated token)
+    survives a power cut, so it can never be accepted again afterwards."""
+    with tenant.server.app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            return  # PostgreSQL's own durability settings are the operator's (fsync on)
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
