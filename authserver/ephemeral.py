@@ -82,10 +82,10 @@ def seconds_until_reset(window: int) -> int:
 class SqlEphemeralStore:
     """Ephemeral store in the main SQL database (SQLite or PostgreSQL).
 
-    Each atomic step is its own committed transaction (``fastsql.writing``: statements compiled
-    once, run on a driver connection, SQLite's lock taken up front; inside an open ORM
-    transaction, through the session, committing it), so a consumed code stays consumed even if
-    the request later fails.
+    Each atomic step is its own committed transaction (``fastsql.writing`` or
+    ``fastsql.transaction``: statements compiled once, run on a driver connection, SQLite's
+    lock taken up front; inside an open ORM transaction, through the session, committing it),
+    so a consumed code stays consumed even if the request later fails. Reads are plain reads.
     """
 
     PURGE_EVERY = 60.0  # seconds between sweeps of expired rows, per process

@@ -267,22 +267,13 @@ def transaction(
     Inside an open ORM transaction the statements join it, and it is committed with them (or,
     after a lost first step, rolled back).
     """
-    if not usable():
-        for i, (prepared, params) in enumerate(steps):
-            written = _in_session(prepared, params)[1]
-            if i == 0 and only_if_first_writes and written == 0:
-                db.session.rollback()
-                return False
-        db.session.commit()
-        return True
     global executed
     dialect = db.engine.dialect
-    bound = [prepared.bound(dialect, params) for prepared, params in steps]
-    executed += 1 if dialect.name == "postgresql" else len(steps)
-    if dialect.name == "postgresql":
+    if usable() and dialect.name == "postgresql":
         if only_if_first_writes:
             raise ValueError("on PostgreSQL, write a conditional step as one statement")
-        sql, args = _one_statement(bound)
+        executed += 1
+        sql, args = _one_statement([prepared.bound(dialect, params) for prepared, params in steps])
         with _driver(dialect, autocommit=True, sql=sql) as connection:
             cursor = connection.cursor()
             try:
@@ -290,15 +281,20 @@ def transaction(
             finally:
                 cursor.close()
         return True
-    sql = "; ".join(compiled.sql for compiled, _ in bound)
-    with _driver(dialect, autocommit=False, sql=sql) as connection:
-        cursor = connection.cursor()
-        try:
-            return _sqlite_transaction(
-                connection.driver_connection, cursor, bound, only_if_first_writes
-            )
-        finally:
-            cursor.close()
+    # SQLite (BEGIN IMMEDIATE behind the writer queue), or inside an open ORM transaction.
+    try:
+        with writing() as run:
+            for i, (prepared, params) in enumerate(steps):
+                written = run(prepared, **params)[1]
+                if i == 0 and only_if_first_writes and written == 0:
+                    raise _FirstStepLost  # rolls the transaction back
+    except _FirstStepLost:
+        return False
+    return True
+
+
+class _FirstStepLost(Exception):
+    """A conditional first step wrote nothing: roll back, run nothing else."""
 
 
 _NAMED = re.compile(r"%\((\w+)\)s")
@@ -317,31 +313,6 @@ def _one_statement(bound: list[tuple[_Compiled, Any]]) -> tuple[str, dict[str, A
         args.update({f"s{i}_{name}": value for name, value in values.items()})
     ctes = ", ".join(f"s{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
     return f"WITH {ctes} {parts[-1]}", args
-
-
-def _sqlite_transaction(
-    driver: Any, cursor: Any, bound: list[tuple[_Compiled, Any]], only_if_first_writes: bool
-) -> bool:
-    queue = sqlite_writers.queue_for(db.engine)
-    if queue is not None:
-        queue.acquire(driver)
-    try:
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            for i, (compiled, args) in enumerate(bound):
-                cursor.execute(compiled.sql, args)
-                if i == 0 and only_if_first_writes and cursor.rowcount == 0:
-                    cursor.execute("ROLLBACK")
-                    return False
-            cursor.execute("COMMIT")
-            return True
-        except BaseException:
-            if driver.in_transaction:
-                cursor.execute("ROLLBACK")
-            raise
-    finally:
-        if queue is not None:
-            queue.release(driver)
 
 
 class _Autocommit:

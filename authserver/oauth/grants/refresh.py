@@ -83,15 +83,7 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
 
     def _reuse(self, row: RefreshRead) -> None:
         session = row.session
-        events.record(
-            EventType.REFRESH_REUSE,
-            customer_id=session.customer_id,
-            client_id=session.client_id,
-            partner_user=session.partner_user_pk,
-            ip=self.request.client_ip,
-            session_id=session.id,
-            commit=False,
-        )
+        events.record(EventType.REFRESH_REUSE, **self._event(session), commit=False)
         revoke_session(session.id, "refresh_reuse", ip=self.request.client_ip)
         raise InvalidGrantError(
             "This refresh token was already used; the session has been revoked."
