@@ -16,13 +16,6 @@ from .models import PartnerUser, RefreshToken, SecurityEvent, Session, utcnow
 from .security import Hasher, new_secret
 
 
-def new_refresh_token(session: Session, hasher: Hasher) -> str:
-    """Issue a refresh token for ``session``; return the only plaintext copy."""
-    token = new_secret("cfr")
-    db.session.add(RefreshToken(token_hash=hasher.hash(token), session_id=session.id))
-    return token
-
-
 def refresh_token_written_with(
     session_id: str, hasher: Hasher
 ) -> tuple[str, tuple[fastsql.Prepared, dict[str, Any]]]:
