@@ -65,11 +65,6 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
     )
-    if settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
-        )
-
     edge.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
@@ -104,12 +99,30 @@ def create_app(settings: Settings | None = None, *, ensure_keys: bool = True) ->
     _register_error_handlers(app)
     outages.init_app(app)
     _register_security_headers(app)
+    _install_fast_lane(app, settings)
 
     if ensure_keys:
         with app.app_context():
             if _schema_ready():
                 app.extensions["chatframe"].keys.ensure()
     return app
+
+
+def _install_fast_lane(app: Flask, settings: Settings) -> None:
+    """The fast lane in front of the app, behind the proxy fix (it reads the fixed address)."""
+    import chatapp.api
+
+    from .fastlane import FastLane
+    from .views import oauth
+
+    lane = FastLane(app, app.wsgi_app)
+    oauth.add_lanes(lane)
+    chatapp.api.add_lanes(lane)
+    app.wsgi_app = lane  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
 
 
 def _engine_options(url: str) -> dict[str, Any]:
@@ -193,34 +206,8 @@ def _register_error_handlers(app: Flask) -> None:
             "unhandled error on %s %s (incident %s)", request.method, request.path, incident
         )
         db.session.rollback()
-        response = jsonify(
-            error="server_error",
-            error_description=f"Something went wrong on our side (incident {incident}).",
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response, 500
+        return edge.server_error(incident), 500
 
 
 def _register_security_headers(app: Flask) -> None:
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        # One pass over the headers a view or blueprint already set (theirs win), not one
-        # scan per default: this runs on every response.
-        headers = response.headers
-        present = {name.lower() for name, _ in headers.items()}
-        for lowered, name, value in _SECURITY_HEADERS:
-            if lowered not in present:
-                headers.add(name, value)
-        if "cache-control" not in present and response.mimetype == "application/json":
-            headers.add("Cache-Control", "no-store")
-        return response
-
-
-_SECURITY_HEADERS = tuple(
-    (name.lower(), name, value)
-    for name, value in (
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"),
-        ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
-    )
-)
+    app.after_request(edge.add_security_headers)

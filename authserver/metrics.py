@@ -78,13 +78,16 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _count(response: Response) -> Response:
-        started = request.environ.get(_START)
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        method = request.method if request.method in _METHODS else "other"
-        _requests(rule, method, response.status_code).inc()
-        if started is not None:
-            _latency(rule).observe(time.perf_counter() - started)
+        count_request(rule, request.method, response.status_code, request.environ.get(_START))
         return response
+
+
+def count_request(rule: str, method: str, status: int, started: float | None) -> None:
+    """Count one answered request under its endpoint rule; time it from ``started``."""
+    _requests(rule, method if method in _METHODS else "other", status).inc()
+    if started is not None:
+        _latency(rule).observe(time.perf_counter() - started)
 
 
 # The labelled children, looked up once per label set rather than on every request. The

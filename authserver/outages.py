@@ -169,21 +169,39 @@ def unavailable_response(outage: StoreUnavailable) -> tuple[Response | str, int,
     """503 with ``Retry-After``: JSON everywhere, a page a person can read on the console."""
     from . import metrics
 
-    metrics.STORE_ERRORS.labels(outage.store).inc()
     if request.endpoint == "oauth.token":
         metrics.count_grant(request.form.get("grant_type"), None)
-    headers = {"Retry-After": str(outage.retry_after), "Cache-Control": "no-store"}
     if request.blueprint == "console":
+        metrics.STORE_ERRORS.labels(outage.store).inc()
         page = render_template("console/unavailable.html", retry_after=outage.retry_after)
-        return page, 503, headers
-    body = jsonify(
+        return page, 503, _headers(outage)
+    return unavailable_json(outage), 503, {}
+
+
+def unavailable_json(outage: StoreUnavailable) -> Response:
+    """The 503 every API caller gets (counted in the store-error metric)."""
+    from . import metrics
+
+    metrics.STORE_ERRORS.labels(outage.store).inc()
+    response = jsonify(
         error="temporarily_unavailable",
         error_description=(
             "Chatframe cannot reach its storage right now, so nothing was issued. Try again "
             f"in {outage.retry_after} seconds (a code redemption with a new code)."
         ),
     )
-    return body, 503, headers
+    response.status_code = 503
+    response.headers.update(_headers(outage))
+    return response
+
+
+def _headers(outage: StoreUnavailable) -> dict[str, str]:
+    return {"Retry-After": str(outage.retry_after), "Cache-Control": "no-store"}
+
+
+def log_outage(exc: BaseException, outage: StoreUnavailable, method: str, path: str) -> None:
+    """One line, no traceback and no driver message (it may name hosts or users)."""
+    log.warning("%s unavailable on %s %s: %s", outage.store, method, path, type(exc).__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -192,14 +210,7 @@ def init_app(app: Flask) -> None:
     def _outage(exc: Exception) -> tuple[Response | str, int, dict[str, str]]:
         outage = as_outage(exc)
         assert outage is not None
-        # One line, no traceback and no driver message (it may name hosts or users).
-        log.warning(
-            "%s unavailable on %s %s: %s",
-            outage.store,
-            request.method,
-            request.path,
-            type(exc).__name__,
-        )
+        log_outage(exc, outage, request.method, request.path)
         _rollback_quietly()
         return unavailable_response(outage)
 

@@ -10,8 +10,11 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import Row, and_, or_, select
+from werkzeug.wrappers import Request
 
+from authserver import edge
 from authserver.extensions import db
+from authserver.fastlane import FastLane, PassToApp
 from authserver.models import Bot, utcnow
 
 from . import faq
@@ -95,8 +98,39 @@ def _limit() -> int:
 @bp.get("/bots/<bot_id>")
 @authenticated
 def get_bot(bot_id: str) -> Response:
-    bot = _bot(bot_id)
+    return _bot_response(bot_id, _bot(bot_id))
+
+
+def _bot_response(bot_id: str, bot: Row[Any]) -> Response:
     return jsonify(id=bot_id, name=bot.name, greeting=bot.greeting, appearance=bot.appearance or {})
+
+
+def get_bot_lane(req: Request, bot_id: str) -> Response:
+    """:func:`get_bot` on the fast lane (``authserver.fastlane``): the same check and answers.
+
+    Only a request the edge lets through and that carries no body; the app takes the rest.
+    """
+    environ = req.environ
+    if environ.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in environ or edge.malformed(req):
+        raise PassToApp
+    try:
+        response = _bot_response(bot_id, authenticate(req, bot_id=bot_id).require_bot(bot_id))
+    except ChatAuthError as exc:
+        response, status, headers = _auth_error(exc)
+        response.status_code = status
+        response.headers.update(headers)
+    return _no_store(response)
+
+
+def add_lanes(lane: FastLane) -> None:
+    # Bot ids are ASCII (``bot_`` + base64url); any other path is the app's to answer.
+    lane.add(
+        "GET",
+        r"/chat/api/bots/(?P<bot_id>[A-Za-z0-9_-]{1,64})",
+        "/chat/api/bots/<bot_id>",
+        get_bot_lane,
+        retry_in_app=False,
+    )
 
 
 @bp.get("/bots/<bot_id>/conversations")

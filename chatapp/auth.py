@@ -11,8 +11,8 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Request
 from sqlalchemy import Row
+from werkzeug.wrappers import Request
 
 from authserver.access import denial_reason, session_with_bot, usable_bot
 from authserver.models import session_is_live

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidScopeError
+from ..tokens import TokenIssuer
 from .base import ChatframeGrant
 
 
@@ -19,12 +20,15 @@ class ManagementClientCredentialsGrant(ChatframeGrant):
             raise InvalidScopeError("client_credentials is only for scope=manage.")
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        token, expires_in = self.issuer.management_token(client_id=self.request.client.id)
-        return self.respond(
-            {
-                "access_token": token,
-                "token_type": "Bearer",
-                "expires_in": expires_in,
-                "scope": "manage",
-            }
-        )
+        return self.respond(management_token_response(self.issuer, self.request.client.id))
+
+
+def management_token_response(issuer: TokenIssuer, client_id: str) -> dict[str, Any]:
+    """The token response of a granted ``client_credentials`` request."""
+    token, expires_in = issuer.management_token(client_id=client_id)
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "scope": "manage",
+    }
