@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from redis import Redis
 from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
@@ -187,17 +187,8 @@ def _schema_ready() -> bool:
 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> tuple[Response, int]:
-        code = exc.code or 500
-        names = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
-        error = names.get(code, "invalid_request" if code < 500 else "server_error")
-        response = jsonify(error=error, error_description=exc.description)
-        response.headers["Cache-Control"] = "no-store"
-        if code == 413:
-            # The body was left unread, so this connection cannot carry another request:
-            # say so (granian passes this on; gunicorn is told in its pre_request hook).
-            response.headers["Connection"] = "close"
-        return response, code
+    def _http_error(exc: HTTPException) -> Response:
+        return edge.http_error(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
 from .strictjson import StrictJSONProvider
@@ -32,19 +33,34 @@ def init_app(app: Flask) -> None:
 
 def _refuse_malformed() -> Response | None:
     problem = malformed(request)
-    if problem is None:
-        return None
+    return None if problem is None else refusal(problem)
+
+
+def refusal(problem: str) -> Response:
+    """400 ``invalid_request`` saying what to fix (``problem``, from :func:`malformed`)."""
     response = jsonify(error="invalid_request", error_description=problem)
     response.status_code = 400
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def malformed(req: Request, form: list[tuple[str, str]] | None = None) -> str | None:
-    """Why ``req`` cannot be served, or None when it is well-formed.
+def http_error(exc: HTTPException) -> Response:
+    """An HTTP error (404, 405, 413, ...) as JSON with an OAuth-style error code."""
+    code = exc.code or 500
+    names = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+    error = names.get(code, "invalid_request" if code < 500 else "server_error")
+    response = jsonify(error=error, error_description=exc.description)
+    response.status_code = code
+    response.headers["Cache-Control"] = "no-store"
+    if code == 413:
+        # The body was left unread, so this connection cannot carry another request:
+        # say so (granian passes this on; gunicorn is told in its pre_request hook).
+        response.headers["Connection"] = "close"
+    return response
 
-    ``form``: the body's pairs when the caller already parsed them (the fast lane).
-    """
+
+def malformed(req: Request) -> str | None:
+    """Why ``req`` cannot be served, or None when it is well-formed."""
     environ = req.environ
     if "\x00" in req.path:
         return "The URL path contains a NUL character."
@@ -62,10 +78,7 @@ def malformed(req: Request, form: list[tuple[str, str]] | None = None) -> str | 
     problem = _basic_credentials_problem(environ.get("HTTP_AUTHORIZATION", ""))
     if problem:
         return problem
-    if form is not None:
-        if _has_nul(form):
-            return "A form field contains a NUL character."
-    elif req.mimetype in _FORMS and _has_nul(req.form.items(multi=True)):
+    if req.mimetype in _FORMS and _has_nul(req.form.items(multi=True)):
         return "A form field contains a NUL character."
     return None
 

@@ -1,21 +1,19 @@
 """The fast lane: the hottest requests, answered without Flask's request cycle.
 
-Two requests run on every end user's page load and every chat request or management call:
-``POST /oauth/token`` with ``client_credentials`` and the chat API's ``GET /chat/api/bots/<id>``.
-Flask's request context, URL map, hooks and response machinery cost more than the work those
-requests do, so this WSGI middleware answers them from the same protocol code (client
-authentication, token signing, the chat token check) inside an app context only.
+Every end user's page load costs a token exchange and a code redemption, every chat request a
+token check, every management call a ``client_credentials`` token. Flask's request context, URL
+map, hooks and response machinery cost more than some of those requests' own work, so this
+WSGI middleware answers ``POST /oauth/token`` and the chat API's ``GET /chat/api/bots/<id>``
+with the same protocol code (Authlib's token endpoint and our grants, the chat token check),
+inside an app context only.
 
-Nothing is decided twice, and nothing differently: a lane takes only the plain, well-formed
-shape of its request and hands every other one (any refusal the lane is not sure to answer
-exactly as the app would, any request the edge would refuse) to the Flask app untouched. What a
-lane answers carries the same headers, body and metrics as the app's answer. A lane whose
-request has had a side effect (a DPoP ``jti`` remembered) answers its refusals itself.
+The answers are the app's: the same edge checks, headers, body, metrics, 503 on a store outage
+and 500 with an incident id. A lane hands the app only what it takes before reading anything:
+a body the app would refuse as too large or cannot size (chunked), or a path it does not own.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
@@ -23,22 +21,24 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
 from . import edge, metrics, outages
 
 log = logging.getLogger("chatframe")
 
-# A lane handler: the request (and the path's parameters) in, a response or None (not mine).
-Handler = Callable[..., Response | None]
+# A lane handler: the request (and the path's parameters) in, the response out.
+Handler = Callable[..., Response]
 StartResponse = Callable[..., Any]
 
 
-class PassToApp(Exception):
-    """Raised by a lane that cannot answer this request exactly as the app would."""
+class LaneRequest(Request):
+    """A werkzeug request with the app's body limit (``edge.MAX_BODY``, 413 beyond)."""
+
+    max_content_length = edge.MAX_BODY
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,6 @@ class Lane:
     path: re.Pattern[str]
     rule: str  # the Flask rule of the same endpoint: the metrics label
     handler: Handler
-    # True when the handler has no side effect before it answers, so an unexpected error may
-    # be handed to the app to answer; False once it may have one (then it answers errors).
-    retry_in_app: bool
 
 
 class FastLane:
@@ -60,12 +57,9 @@ class FastLane:
         self.wsgi_app = wsgi_app
         self._lanes: dict[str, list[Lane]] = {}
 
-    def add(
-        self, method: str, path: str, rule: str, handler: Handler, *, retry_in_app: bool
-    ) -> None:
+    def add(self, method: str, path: str, rule: str, handler: Handler) -> None:
         """Serve ``method`` requests whose PATH_INFO fully matches the regex ``path``."""
-        lane = Lane(method, re.compile(path), rule, handler, retry_in_app)
-        self._lanes.setdefault(method, []).append(lane)
+        self._lanes.setdefault(method, []).append(Lane(method, re.compile(path), rule, handler))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         lanes = self._lanes.get(environ.get("REQUEST_METHOD", ""))
@@ -84,47 +78,35 @@ class FastLane:
         self, lane: Lane, environ: dict[str, Any], params: dict[str, str]
     ) -> Response | None:
         started = time.perf_counter()
-        request = Request(environ)
+        if not _body_fits(environ):
+            return None
+        request = LaneRequest(environ)
         with self.app.app_context():
             try:
-                response = lane.handler(request, **params)
-            except PassToApp:
-                return None
+                problem = edge.malformed(request)
+                if problem is not None:
+                    response = edge.refusal(problem)
+                else:
+                    response = lane.handler(request, **params)
             except Exception as exc:
-                if lane.retry_in_app:
-                    return None
                 response = _error_response(exc, request)
-        if response is None:
-            return None
-        edge.add_security_headers(response)
+            edge.add_security_headers(response)
         metrics.count_request(lane.rule, request.method, response.status_code, started)
         return response
 
 
-def read_form(request: Request) -> list[tuple[str, str]]:
-    """The urlencoded body's pairs, decoded as werkzeug would; PassToApp for anything else.
-
-    The body is put back, so the app reads it again when the lane passes the request on. Only
-    a plain ASCII body with a Content-Length of at most ``edge.MAX_BODY`` is read here.
-    """
-    environ = request.environ
-    if request.mimetype != "application/x-www-form-urlencoded" or request.mimetype_params:
-        raise PassToApp
+def _body_fits(environ: dict[str, Any]) -> bool:
+    """No body, or one whose declared length the app would read (not chunked, not too big)."""
     if "HTTP_TRANSFER_ENCODING" in environ:
-        raise PassToApp
-    length = environ.get("CONTENT_LENGTH", "")
-    if not length.isdigit() or not 0 < int(length) <= edge.MAX_BODY:
-        raise PassToApp
-    body = environ["wsgi.input"].read(int(length))
-    environ["wsgi.input"] = io.BytesIO(body)
-    try:
-        return parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PassToApp from exc
+        return False
+    length = environ.get("CONTENT_LENGTH") or "0"
+    return length.isdigit() and int(length) <= edge.MAX_BODY
 
 
 def _error_response(exc: Exception, request: Request) -> Response:
-    """The app's answer to an exception: 503 for a store outage, else 500 with an incident."""
+    """The app's answer to an exception: its HTTP error, 503 for a store outage, else 500."""
+    if isinstance(exc, HTTPException):
+        return edge.http_error(exc)
     outage = outages.as_outage(exc)
     if outage is not None:
         outages.log_outage(exc, outage, request.method, request.path)

@@ -12,9 +12,8 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import Row, and_, or_, select
 from werkzeug.wrappers import Request
 
-from authserver import edge
 from authserver.extensions import db
-from authserver.fastlane import FastLane, PassToApp
+from authserver.fastlane import FastLane
 from authserver.models import Bot, utcnow
 
 from . import faq
@@ -106,13 +105,7 @@ def _bot_response(bot_id: str, bot: Row[Any]) -> Response:
 
 
 def get_bot_lane(req: Request, bot_id: str) -> Response:
-    """:func:`get_bot` on the fast lane (``authserver.fastlane``): the same check and answers.
-
-    Only a request the edge lets through and that carries no body; the app takes the rest.
-    """
-    environ = req.environ
-    if environ.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in environ or edge.malformed(req):
-        raise PassToApp
+    """:func:`get_bot` on the fast lane (``authserver.fastlane``): the same check and answers."""
     try:
         response = _bot_response(bot_id, authenticate(req, bot_id=bot_id).require_bot(bot_id))
     except ChatAuthError as exc:
@@ -129,7 +122,6 @@ def add_lanes(lane: FastLane) -> None:
         r"/chat/api/bots/(?P<bot_id>[A-Za-z0-9_-]{1,64})",
         "/chat/api/bots/<bot_id>",
         get_bot_lane,
-        retry_in_app=False,
     )
 
 

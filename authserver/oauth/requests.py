@@ -13,8 +13,8 @@ from functools import cached_property
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
-from flask import Request
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Request
 
 # Every form parameter an OAuth endpoint of Chatframe reads. Others are ignored (RFC 6749 §3.2),
 # repeated or not: RFC 8707 ``resource`` and RFC 8693 ``audience`` may even be repeated.

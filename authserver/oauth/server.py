@@ -10,6 +10,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, Response
 from flask import request as flask_request
+from werkzeug.wrappers import Request
 
 from .. import events
 from ..client_cache import ClientRecord
@@ -119,14 +120,14 @@ def plain_secret_client(
     return client if client.check_client_secret(secret) else None
 
 
-def _endpoint_url() -> str:
+def _endpoint_url(request: Request) -> str:
     """This endpoint's public URL: the issuer's, whatever Host header the request carried."""
-    return services().settings.issuer + flask_request.path
+    return services().settings.issuer + request.path
 
 
-def _repeat_refusal() -> InvalidRequestError | None:
+def _repeat_refusal(request: Request) -> InvalidRequestError | None:
     """RFC 6749 §3.2: no parameter may be sent twice (an empty one counts as not sent)."""
-    name = repeated(present_form(flask_request))
+    name = repeated(present_form(request))
     if name is None:
         return None
     return InvalidRequestError(
@@ -134,14 +135,14 @@ def _repeat_refusal() -> InvalidRequestError | None:
     )
 
 
-def _transport_refusal() -> InvalidRequestError | None:
+def _transport_refusal(request: Request) -> InvalidRequestError | None:
     """Authlib allows plain http only on loopback; our issuer decides, never the Host header.
 
     An https issuer (required in production) always passes. An http issuer on another host
     is a development set-up that needs ``AUTHLIB_INSECURE_TRANSPORT=1``; without it, answer
     400 saying so instead of letting Authlib's InsecureTransportError become a 500.
     """
-    if is_secure_transport(_endpoint_url()):
+    if is_secure_transport(_endpoint_url(request)):
         return None
     return InvalidRequestError(
         f"OAuth requires https, and this server's issuer {services().settings.issuer} is plain "
@@ -187,23 +188,31 @@ class ChatframeAuthorizationServer(AuthorizationServer):
         self.register_endpoint(ChatframeRevocationEndpoint)
         self.register_endpoint(ChatframeIntrospectionEndpoint)
 
-    def create_oauth2_request(self, request: Any) -> ChatframeRequest:
-        return ChatframeRequest(flask_request, uri=_endpoint_url())
+    def create_oauth2_request(self, request: Request | None) -> ChatframeRequest:
+        request = flask_request if request is None else request
+        return ChatframeRequest(request, uri=_endpoint_url(request))
 
-    def create_token_response(self, request: Any = None) -> Response:
-        if flask_request.args:
+    def create_token_response(self, request: Request | None = None) -> Response:
+        """The token endpoint's answer to ``request`` (default: Flask's current request).
+
+        The fast lane passes a plain werkzeug request: nothing here needs Flask's request
+        context, only the app context.
+        """
+        request = flask_request if request is None else request
+        if request.args:
             # Nothing sensitive may travel in a URL: refuse rather than silently ignore.
             error = InvalidRequestError(
                 "Send token endpoint parameters in the form body, never in the URL."
             )
             return self.handle_error_response(None, error)
-        refusal = _transport_refusal() or _repeat_refusal()
+        refusal = _transport_refusal(request) or _repeat_refusal(request)
         if refusal is not None:
             return self.handle_error_response(None, refusal)
         return super().create_token_response(request)
 
-    def create_endpoint_response(self, name: str, request: Any = None) -> Response:
-        refusal = _transport_refusal() or _repeat_refusal()
+    def create_endpoint_response(self, name: str, request: Request | None = None) -> Response:
+        request = flask_request if request is None else request
+        refusal = _transport_refusal(request) or _repeat_refusal(request)
         if refusal is not None:
             return self.handle_error_response(None, refusal)
         return super().create_endpoint_response(name, request)

@@ -1,4 +1,4 @@
-"""The fast lane answers exactly as the app would, and hands the app everything else.
+"""The fast lane answers exactly as the app would; the app gets only what it cannot size.
 
 Each answer is compared with the Flask app's own answer to the same request (the app behind the
 lane, called directly): status, headers and body, on both storage setups.
@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from werkzeug.test import Client, TestResponse
 
 from authserver.fastlane import FastLane
-from tests.conftest import LiveServer, Tenant
+from tests.conftest import ORIGIN, LiveServer, Tenant
 from tests.embed import Iframe
 
 CC_FORM = {"grant_type": "client_credentials", "scope": "manage"}
@@ -148,6 +148,40 @@ def test_a_replayed_proof_and_a_revoked_session_are_refused_on_the_lane(tenant: 
     assert ended.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"')
 
 
+def test_token_endpoint_refusals_on_the_lane_are_the_apps(tenant: Tenant) -> None:
+    fast, app = both(tenant.server)
+    form = "application/x-www-form-urlencoded"
+    refusals: dict[str, dict[str, Any]] = {
+        "wrong secret": {"data": CC_FORM, "headers": basic(tenant, "wrong")},
+        "no credentials": {"data": CC_FORM},
+        "from a browser": {"data": CC_FORM, "headers": {**basic(tenant), "Origin": ORIGIN}},
+        "scope repeated": {
+            "data": "grant_type=client_credentials&scope=manage&scope=manage",
+            "content_type": form,
+            "headers": basic(tenant),
+        },
+        "other scope": {"data": {**CC_FORM, "scope": "chat"}, "headers": basic(tenant)},
+        "query string": {"query_string": "scope=manage", "data": CC_FORM, "headers": basic(tenant)},
+        "NUL in the form": {"data": {**CC_FORM, "x": "a\x00b"}, "headers": basic(tenant)},
+        "not UTF-8": {"data": b"grant_type=%ff%fe", "content_type": form},
+        "JSON body": {"json": CC_FORM, "headers": basic(tenant)},
+        "unknown grant": {"data": {"grant_type": "password"}, "headers": basic(tenant)},
+        "unknown code": {
+            "data": {
+                "grant_type": "authorization_code",
+                "code": "nope",
+                "client_id": tenant.client_id,
+            }
+        },
+    }
+    for name, kwargs in refusals.items():
+        answers = [c.post("/oauth/token", **kwargs) for c in (fast, app)]
+        assert 400 <= answers[0].status_code < 500, (name, answers[0].get_data(as_text=True))
+        assert answers[0].status_code == answers[1].status_code, name
+        assert headers_of(answers[0]) == headers_of(answers[1]), name
+        assert answers[0].get_json() == answers[1].get_json(), name
+
+
 class Recorder:
     """Wraps the app behind the lane and records the paths it was handed."""
 
@@ -168,72 +202,19 @@ def recorder(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-def test_the_lane_hands_every_other_request_to_the_app(tenant: Tenant, recorder: Recorder) -> None:
+def test_the_app_gets_what_the_lane_cannot_size(tenant: Tenant, recorder: Recorder) -> None:
     fast = Client(lane_of(tenant.server))
     assert fast.post("/oauth/token", data=CC_FORM, headers=basic(tenant)).status_code == 200
-    assert recorder.paths == []  # the lane answered it
+    iframe = tenant.session("alice", [tenant.bots["welcome"]])
+    bot = fast.get(**chat_requests(tenant.server, iframe, tenant.bots["welcome"])["granted"]())
+    assert bot.status_code == 200
+    assert recorder.paths == []  # the lane answered both
 
-    refusals = {
-        "wrong secret": (
-            {"data": CC_FORM, "headers": basic(tenant, "wrong")},
-            401,
-            "invalid_client",
-        ),
-        "from a browser": (
-            {"data": CC_FORM, "headers": {**basic(tenant), "Origin": "http://localhost:5001"}},
-            400,
-            "invalid_request",
-        ),
-        "scope repeated": (
-            {
-                "data": "grant_type=client_credentials&scope=manage&scope=manage",
-                "headers": basic(tenant),
-            },
-            400,
-            "invalid_request",
-        ),
-        "other scope": (
-            {"data": {**CC_FORM, "scope": "chat"}, "headers": basic(tenant)},
-            400,
-            "invalid_scope",
-        ),
-        "query string": (
-            {"query_string": "scope=manage", "data": CC_FORM, "headers": basic(tenant)},
-            400,
-            "invalid_request",
-        ),
-        "NUL in the form": (
-            {"data": {**CC_FORM, "x": "a\x00b"}, "headers": basic(tenant)},
-            400,
-            "invalid_request",
-        ),
-    }
-    for name, (kwargs, status, error) in refusals.items():
-        recorder.paths.clear()
-        if isinstance(kwargs.get("data"), str):
-            kwargs["content_type"] = "application/x-www-form-urlencoded"
-        response = fast.post("/oauth/token", **kwargs)
-        assert recorder.paths == ["/oauth/token"], name
-        assert response.status_code == status, (name, response.get_data(as_text=True))
-        assert response.get_json()["error"] == error, name
-
-    # Another grant passes through with its body intact.
-    iframe = tenant.iframe()
-    code = tenant.backend.code(iframe, "alice", [tenant.bots["billing"]])
-    recorder.paths.clear()
-    redeemed = fast.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "code_verifier": iframe.verifier,
-            "client_id": tenant.client_id,
-            "origin": "http://localhost:5001",
-        },
-        headers={"DPoP": iframe.proof("POST", iframe.token_url)},
+    too_big = fast.post(
+        "/oauth/token", data={**CC_FORM, "pad": "x" * 70_000}, headers=basic(tenant)
     )
-    assert redeemed.status_code == 200, redeemed.get_data(as_text=True)
     assert recorder.paths == ["/oauth/token"]
+    assert too_big.status_code == 413 and too_big.get_json()["error"] == "request_too_large"
 
 
 def counted(rule: str, status: str) -> float:
@@ -261,51 +242,47 @@ def test_lane_answers_are_counted_in_the_metrics(tenant: Tenant) -> None:
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
 
 
-def test_an_error_on_the_token_lane_is_answered_by_the_app(
-    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from authserver.views import oauth
-
-    def broken(*_: Any) -> None:
-        raise RuntimeError("lane bug")
-
-    monkeypatch.setattr(oauth, "plain_secret_client", broken)
-    response = Client(lane_of(tenant.server)).post(
-        "/oauth/token", data=CC_FORM, headers=basic(tenant)
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)
+ERRORS = [
+    (RuntimeError("secret internals"), 500, "server_error"),
+    (
+        sqlalchemy.exc.OperationalError("SELECT", {}, Exception("host db.internal")),
+        503,
+        "temporarily_unavailable",
+    ),
+]
 
 
-@pytest.mark.parametrize(
-    ("error", "status", "code"),
-    [
-        (RuntimeError("secret internals"), 500, "server_error"),
-        (
-            sqlalchemy.exc.OperationalError("SELECT", {}, Exception("host db.internal")),
-            503,
-            "temporarily_unavailable",
-        ),
-    ],
-)
-def test_an_error_on_the_chat_lane_is_answered_like_the_app(
+@pytest.mark.parametrize("where", ["client_credentials", "token endpoint", "chat"])
+@pytest.mark.parametrize(("error", "status", "code"), ERRORS)
+def test_an_error_on_a_lane_is_answered_like_the_app(
     tenant: Tenant,
     monkeypatch: pytest.MonkeyPatch,
+    where: str,
     error: Exception,
     status: int,
     code: str,
 ) -> None:
     import chatapp.api
-
-    welcome = tenant.bots["welcome"]
-    iframe = tenant.session("alice", [welcome])
+    from authserver.views import oauth
 
     def broken(*_: Any, **__: Any) -> None:
         raise error
 
-    monkeypatch.setattr(chatapp.api, "authenticate", broken)
-    response = Client(lane_of(tenant.server)).get(
-        **chat_requests(tenant.server, iframe, welcome)["granted"]()
-    )
+    fast = Client(lane_of(tenant.server))
+    if where == "chat":
+        iframe = tenant.session("alice", [tenant.bots["welcome"]])
+        monkeypatch.setattr(chatapp.api, "authenticate", broken)
+        response = fast.get(
+            **chat_requests(tenant.server, iframe, tenant.bots["welcome"])["granted"]()
+        )
+    elif where == "client_credentials":
+        monkeypatch.setattr(oauth, "plain_secret_client", broken)
+        response = fast.post("/oauth/token", data=CC_FORM, headers=basic(tenant))
+    else:
+        monkeypatch.setattr(oauth.authorization_server, "create_token_response", broken)
+        response = fast.post(
+            "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"}
+        )
     assert response.status_code == status
     body = response.get_json()
     assert body["error"] == code
