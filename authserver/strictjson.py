@@ -89,7 +89,8 @@ def b64url_decode(segment: str) -> bytes:
         raise StrictJSONError("a JWS segment is not base64url") from None
 
 
-def _object(segment: str, what: str) -> dict[str, Any]:
+def json_object(segment: str, what: str) -> dict[str, Any]:
+    """One base64url JWS segment (``what``: header or payload) as a strictly read JSON object."""
     value = loads(b64url_decode(segment))
     if not isinstance(value, dict):
         raise StrictJSONError(f"the {what} is not a JSON object")
@@ -105,7 +106,7 @@ def compact_jws(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     parts = token.split(".")
     if len(parts) != 3 or not token.isascii():
         raise StrictJSONError("it is not a compact JWS (three base64url parts)")
-    return _object(parts[0], "header"), _object(parts[1], "payload")
+    return json_object(parts[0], "header"), json_object(parts[1], "payload")
 
 
 def numeric_date(value: Any) -> float | None:

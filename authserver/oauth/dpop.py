@@ -17,7 +17,7 @@ from joserfc.jws import JWSRegistry
 
 from ..ephemeral import EphemeralStore
 from ..security import b64url_sha256
-from ..strictjson import StrictJSONError, b64url_decode, compact_jws, numeric_date
+from ..strictjson import StrictJSONError, b64url_decode, json_object, numeric_date
 from .errors import InvalidDPoPProofError, InvalidGrantError
 
 ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "RS256", "EdDSA")
@@ -65,17 +65,44 @@ def public_key(canonical_jwk: str) -> tuple[Any, str]:
     return key, key.thumbprint()
 
 
+@functools.lru_cache(maxsize=1024)
+def proof_header(segment: str) -> tuple[dict[str, Any], str, Any, str]:
+    """A proof's header, read strictly and checked: (header, alg, public key, thumbprint).
+
+    Once per distinct header: an iframe signs every proof with the same header (``typ``,
+    ``alg`` and its public ``jwk``), so each chat request would otherwise decode, parse and
+    check the same JSON again. A header that fails is not remembered. Raises
+    StrictJSONError for JSON that is not an object, DPoPProofError for a header that is
+    not a DPoP proof's. The result is shared: callers only read it.
+    """
+    header = json_object(segment, "header")
+    if header.get("typ") != "dpop+jwt":
+        raise DPoPProofError("The DPoP proof's typ must be 'dpop+jwt'.")
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise DPoPProofError(f"The DPoP proof's alg must be one of {', '.join(ALGORITHMS)}.")
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & jwk.keys():
+        raise DPoPProofError("The DPoP proof's jwk must be a public key.")
+    try:
+        key, jkt = public_key(json.dumps(jwk, sort_keys=True))
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        # joserfc raises KeyError for an unknown "crv" or "kty"
+        raise DPoPProofError("The DPoP proof's jwk is not a supported public key.") from exc
+    return header, alg, key, jkt
+
+
 _REGISTRIES = {alg: JWSRegistry(algorithms=[alg]) for alg in ALGORITHMS}
 
 
-def _signature_verifies(proof: str, header: dict[str, Any], alg: str, key: Any) -> bool:
+def _signature_verifies(parts: list[str], header: dict[str, Any], alg: str, key: Any) -> bool:
     """joserfc's header rules and ``alg`` on the header already read strictly.
 
     What ``jws.deserialize_compact`` does, without decoding the header and payload a second
-    time: the proof was split and parsed once, by ``compact_jws``.
+    time: the proof was split and parsed once (``proof_header``, ``json_object``).
     """
     registry = _REGISTRIES[alg]
-    head, payload, signature = proof.split(".")
+    head, payload, signature = parts
     try:
         registry.check_header(header)
         algorithm = registry.get_alg(alg)
@@ -97,26 +124,17 @@ class DPoPVerifier:
     ) -> DPoPProof:
         if not proof or len(proof) > MAX_PROOF_LENGTH:
             raise DPoPProofError("The DPoP proof is missing or too long.")
+        parts = proof.split(".")
         try:
-            header, claims = compact_jws(proof)
+            if len(parts) != 3 or not proof.isascii():
+                raise StrictJSONError("it is not a compact JWS (three base64url parts)")
+            header, alg, key, jkt = proof_header(parts[0])
+            claims = json_object(parts[1], "payload")
         except StrictJSONError as exc:
             raise DPoPProofError(
                 f"The DPoP proof is not a compact JWS of JSON objects: {exc}."
             ) from exc
-        if header.get("typ") != "dpop+jwt":
-            raise DPoPProofError("The DPoP proof's typ must be 'dpop+jwt'.")
-        alg = header.get("alg")
-        if alg not in ALGORITHMS:
-            raise DPoPProofError(f"The DPoP proof's alg must be one of {', '.join(ALGORITHMS)}.")
-        jwk = header.get("jwk")
-        if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & jwk.keys():
-            raise DPoPProofError("The DPoP proof's jwk must be a public key.")
-        try:
-            key, jkt = public_key(json.dumps(jwk, sort_keys=True))
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
-            # joserfc raises KeyError for an unknown "crv" or "kty"
-            raise DPoPProofError("The DPoP proof's jwk is not a supported public key.") from exc
-        if not _signature_verifies(proof, header, alg, key):
+        if not _signature_verifies(parts, header, alg, key):
             raise DPoPProofError("The DPoP proof's signature does not verify.")
         self._check_claims(claims, method=method, url=url, access_token=access_token)
         jti = claims["jti"]

@@ -148,3 +148,28 @@ def test_an_alg_that_does_not_fit_the_key_is_refused() -> None:
 
 
 KEY = ECKey.generate_key("P-256")
+
+
+# -- Headers are read once per distinct header (proof_header); proofs are still checked whole ----
+
+
+def test_a_remembered_header_does_not_vouch_for_another_keys_signature() -> None:
+    attacker = ECKey.generate_key("P-256")
+    victims = _proof(KEY)
+    assert _verify(victims).jkt == KEY.thumbprint()  # type: ignore[attr-defined]
+    # The victim's header (its public key) over the attacker's claims, signed by the attacker.
+    head = victims.split(".")[0]
+    claims = {"htm": "GET", "htu": URL, "iat": int(time.time()), "jti": secrets.token_urlsafe(12)}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    der = attacker.get_op_key("sign").sign(f"{head}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    signature = base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()
+    with pytest.raises(DPoPProofError, match="signature does not verify"):
+        _verify(f"{head}.{payload}.{signature.rstrip('=')}")
+
+
+def test_a_refused_header_is_refused_every_time() -> None:
+    proof = _proof(KEY, typ="JWT")
+    for _ in range(2):
+        with pytest.raises(DPoPProofError, match="typ must be 'dpop\\+jwt'"):
+            _verify(proof)
