@@ -65,7 +65,7 @@ def public_key(canonical_jwk: str) -> tuple[Any, str]:
     return key, key.thumbprint()
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def proof_header(segment: str) -> tuple[dict[str, Any], str, Any, str]:
     """A proof's header, read strictly and checked: (header, alg, public key, thumbprint).
 
