@@ -4,6 +4,9 @@ One rule for all endpoints, so both storage backends answer the same: no NUL cha
 path, the query, form fields, header values or Basic credentials (PostgreSQL refuses NUL in a
 string, SQLite stores it), Basic credentials that are UTF-8, and JSON bodies that pass
 ``strictjson``. Anything else is 400 ``invalid_request`` with a sentence saying what to fix.
+
+The answers any route can give are shaped here too, for the Flask app and the fast lane alike:
+the default security headers, HTTP errors as JSON, and the 500 that names only an incident.
 """
 
 from __future__ import annotations
