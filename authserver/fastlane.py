@@ -10,6 +10,10 @@ inside an app context only.
 The answers are the app's: the same edge checks, headers, body, metrics, 503 on a store outage
 and 500 with an incident id. A lane hands the app only what it takes before reading anything:
 a body the app would refuse as too large or cannot size (chunked), or a path it does not own.
+
+Flask's ``before_request``/``after_request`` hooks do not run here: an app-wide hook added to
+the app must get its equivalent in ``FastLane._serve`` (``test_fast_lane.py`` compares the
+two paths' answers, so a difference in headers or body shows there).
 """
 
 from __future__ import annotations
