@@ -47,7 +47,6 @@ class LaneRequest(Request):
 
 @dataclass(frozen=True)
 class Lane:
-    method: str
     path: re.Pattern[str]
     rule: str  # the Flask rule of the same endpoint: the metrics label
     handler: Handler
@@ -63,7 +62,7 @@ class FastLane:
 
     def add(self, method: str, path: str, rule: str, handler: Handler) -> None:
         """Serve ``method`` requests whose PATH_INFO fully matches the regex ``path``."""
-        self._lanes.setdefault(method, []).append(Lane(method, re.compile(path), rule, handler))
+        self._lanes.setdefault(method, []).append(Lane(re.compile(path), rule, handler))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         lanes = self._lanes.get(environ.get("REQUEST_METHOD", ""))

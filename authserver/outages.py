@@ -169,8 +169,6 @@ def unavailable_response(outage: StoreUnavailable) -> tuple[Response | str, int,
     """503 with ``Retry-After``: JSON everywhere, a page a person can read on the console."""
     from . import metrics
 
-    if request.endpoint == "oauth.token":
-        metrics.count_grant(request.form.get("grant_type"), None)
     if request.blueprint == "console":
         metrics.STORE_ERRORS.labels(outage.store).inc()
         page = render_template("console/unavailable.html", retry_after=outage.retry_after)

@@ -97,15 +97,21 @@ def json_object(segment: str, what: str) -> dict[str, Any]:
     return value
 
 
+def compact_parts(token: str) -> list[str]:
+    """A compact JWS's three segments (header, payload, signature), not yet decoded."""
+    parts = token.split(".")
+    if len(parts) != 3 or not token.isascii():
+        raise StrictJSONError("it is not a compact JWS (three base64url parts)")
+    return parts
+
+
 def compact_jws(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The header and payload of a compact JWS, read strictly but *not* verified.
 
     Run before handing a token to joserfc (whose JSON parsing is Python's own), so whatever
     it then reads has passed the same rules as every other untrusted JSON.
     """
-    parts = token.split(".")
-    if len(parts) != 3 or not token.isascii():
-        raise StrictJSONError("it is not a compact JWS (three base64url parts)")
+    parts = compact_parts(token)
     return json_object(parts[0], "header"), json_object(parts[1], "payload")
 
 

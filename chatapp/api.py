@@ -95,19 +95,19 @@ def _limit() -> int:
 
 
 @bp.get("/bots/<bot_id>")
-@authenticated
 def get_bot(bot_id: str) -> Response:
-    return _bot_response(bot_id, _bot(bot_id))
+    """Reached only by what the fast lane leaves to the app (a chunked body, say)."""
+    return bot_answer(request, bot_id)
 
 
-def _bot_response(bot_id: str, bot: Row[Any]) -> Response:
-    return jsonify(id=bot_id, name=bot.name, greeting=bot.greeting, appearance=bot.appearance or {})
-
-
-def get_bot_lane(req: Request, bot_id: str) -> Response:
-    """:func:`get_bot` on the fast lane (``authserver.fastlane``): the same check and answers."""
+def bot_answer(req: Request, bot_id: str) -> Response:
+    """The bot's display fields, after the chat token check; on the fast lane
+    (``authserver.fastlane``) and in :func:`get_bot` alike."""
     try:
-        response = _bot_response(bot_id, authenticate(req, bot_id=bot_id).require_bot(bot_id))
+        bot = authenticate(req, bot_id=bot_id).require_bot(bot_id)
+        response = jsonify(
+            id=bot_id, name=bot.name, greeting=bot.greeting, appearance=bot.appearance or {}
+        )
     except ChatAuthError as exc:
         response, status, headers = _auth_error(exc)
         response.status_code = status
@@ -121,7 +121,7 @@ def add_lanes(lane: FastLane) -> None:
         "GET",
         r"/chat/api/bots/(?P<bot_id>[A-Za-z0-9_-]{1,64})",
         "/chat/api/bots/<bot_id>",
-        get_bot_lane,
+        bot_answer,
     )
 
 

@@ -17,7 +17,13 @@ from joserfc.jws import JWSRegistry
 
 from ..ephemeral import EphemeralStore
 from ..security import b64url_sha256
-from ..strictjson import StrictJSONError, b64url_decode, json_object, numeric_date
+from ..strictjson import (
+    StrictJSONError,
+    b64url_decode,
+    compact_parts,
+    json_object,
+    numeric_date,
+)
 from .errors import InvalidDPoPProofError, InvalidGrantError
 
 ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "RS256", "EdDSA")
@@ -124,10 +130,8 @@ class DPoPVerifier:
     ) -> DPoPProof:
         if not proof or len(proof) > MAX_PROOF_LENGTH:
             raise DPoPProofError("The DPoP proof is missing or too long.")
-        parts = proof.split(".")
         try:
-            if len(parts) != 3 or not proof.isascii():
-                raise StrictJSONError("it is not a compact JWS (three base64url parts)")
+            parts = compact_parts(proof)
             header, alg, key, jkt = proof_header(parts[0])
             claims = json_object(parts[1], "payload")
         except StrictJSONError as exc:

@@ -99,9 +99,9 @@ def plain_secret_client(
     rule of :meth:`ChatframeAuthorizationServer.authenticate_client` (enabled, IP allowlist;
     no Origin header, which the caller checks); None for anything else.
 
-    For the fast lane, which hands every None to the app's token endpoint: that endpoint
-    then refuses or accepts the request by its full rules. ``form`` holds the non-empty
-    parameters, each sent once. Credentials must come one way only: Basic (both parts), or
+    For the token endpoint's shortcut for a plain ``client_credentials`` request; on None
+    the full endpoint refuses or accepts the request by all its rules. ``form`` holds the
+    non-empty parameters, each sent once. Credentials must come one way only: Basic (both parts), or
     ``client_id`` + ``client_secret`` in the body, and no client assertion.
     """
     if "client_assertion" in form or "client_assertion_type" in form:

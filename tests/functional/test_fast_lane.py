@@ -252,11 +252,13 @@ ERRORS = [
 ]
 
 
+@pytest.mark.parametrize("through", ["lane", "app"])
 @pytest.mark.parametrize("where", ["client_credentials", "token endpoint", "chat"])
 @pytest.mark.parametrize(("error", "status", "code"), ERRORS)
-def test_an_error_on_a_lane_is_answered_like_the_app(
+def test_an_error_is_answered_alike_on_the_lane_and_in_the_app(
     tenant: Tenant,
     monkeypatch: pytest.MonkeyPatch,
+    through: str,
     where: str,
     error: Exception,
     status: int,
@@ -268,7 +270,11 @@ def test_an_error_on_a_lane_is_answered_like_the_app(
     def broken(*_: Any, **__: Any) -> None:
         raise error
 
-    fast = Client(lane_of(tenant.server))
+    lane, app = both(tenant.server)
+    fast = lane if through == "lane" else app
+    grant = {"client_credentials": "client_credentials", "token endpoint": "refresh_token"}
+    outage = {"grant_type": grant.get(where, ""), "outcome": "temporarily_unavailable"}
+    outages_before = REGISTRY.get_sample_value("chatframe_grants_total", outage) or 0.0
     if where == "chat":
         iframe = tenant.session("alice", [tenant.bots["welcome"]])
         monkeypatch.setattr(chatapp.api, "authenticate", broken)
@@ -292,5 +298,7 @@ def test_an_error_on_a_lane_is_answered_like_the_app(
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     if status == 503:
         assert response.headers["Retry-After"]
+        counted_outages = REGISTRY.get_sample_value("chatframe_grants_total", outage) or 0.0
+        assert counted_outages - outages_before == (0 if where == "chat" else 1)
     else:
         assert "incident" in body["error_description"]
