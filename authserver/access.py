@@ -194,6 +194,24 @@ def find_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser | N
     ).scalar_one_or_none()
 
 
+def new_partner_user(
+    customer_id: str, partner_user_id: str
+) -> tuple[str, tuple[fastsql.Prepared, dict[str, Any]]]:
+    """A fresh pairwise id for a user not seen yet, and the insert that creates them: a
+    ``fastsql.transaction`` step that writes nothing when the user exists after all (another
+    request created them in between; their id is then the user's)."""
+    fresh = new_id("usr")
+    row = {
+        "id": fresh,
+        "customer_id": customer_id,
+        "partner_user_id": partner_user_id,
+        "name": None,
+        "email": None,
+        "created_at": utcnow(),
+    }
+    return fresh, (_INSERT_USER, row)
+
+
 def ensure_partner_user(customer_id: str, partner_user_id: str) -> str:
     """The pairwise id of the customer's user, created on first sight: ``get_or_create``'s
     fast twin for a user with no name or email to store (two statements, no transaction).
@@ -201,21 +219,13 @@ def ensure_partner_user(customer_id: str, partner_user_id: str) -> str:
     Idempotent under concurrency: the insert skips a row the unique (customer, partner user
     id) constraint already holds, and the id is then read back, the winner's.
     """
-    fresh = new_id("usr")
-    written = _INSERT_USER.execute(
-        id=fresh,
-        customer_id=customer_id,
-        partner_user_id=partner_user_id,
-        name=None,
-        email=None,
-        created_at=utcnow(),
-    )
-    if written:
+    fresh, (insert_user, row) = new_partner_user(customer_id, partner_user_id)
+    if insert_user.execute(**row):
         return fresh
-    row = _USER_ID.first(customer_id=customer_id, partner_user_id=partner_user_id)
-    if row is None:  # removed in between: the transactional path decides
+    found = _USER_ID.first(customer_id=customer_id, partner_user_id=partner_user_id)
+    if found is None:  # removed in between: the transactional path decides
         return get_or_create_partner_user(customer_id, partner_user_id).id
-    return str(row.id)
+    return str(found.id)
 
 
 def get_or_create_partner_user(customer_id: str, partner_user_id: str) -> PartnerUser:

@@ -21,7 +21,8 @@ from . import fastsql
 from .models import EphemeralEntry
 
 # Database statements to commit with an entry (``fastsql.transaction`` steps).
-Writes = Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]]
+Write = tuple[fastsql.Prepared, Mapping[str, Any]]
+Writes = Sequence[Write]
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,23 @@ class EphemeralStore(Protocol):
         """Store ``value`` under (kind, key) for ``ttl`` seconds, replacing any earlier one."""
 
     def put_with(
-        self, kind: str, key: str, value: dict[str, Any], ttl: float, writes: Writes
-    ) -> None:
+        self,
+        kind: str,
+        key: str,
+        value: dict[str, Any],
+        ttl: float,
+        writes: Writes,
+        *,
+        first: Write | None = None,
+    ) -> bool:
         """``put``, and commit ``writes`` (database statements) with it: in the SQL store one
         transaction for all (all or nothing); with Redis the entry first, then the writes
-        as one transaction (an entry nobody was told about is harmless: it expires)."""
+        as one transaction (an entry nobody was told about is harmless: it expires).
+
+        ``first``: a conditional write (an insert that skips a conflict) committed before
+        ``writes``; when it writes no row, neither do ``writes`` and False is returned (the SQL
+        store then stores no entry either; the Redis entry stays, for the caller to replace).
+        """
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         """Return the live value under (kind, key), or None."""
@@ -97,8 +110,15 @@ class SqlEphemeralStore:
         self.put_with(kind, key, value, ttl, [])
 
     def put_with(
-        self, kind: str, key: str, value: dict[str, Any], ttl: float, writes: Writes
-    ) -> None:
+        self,
+        kind: str,
+        key: str,
+        value: dict[str, Any],
+        ttl: float,
+        writes: Writes,
+        *,
+        first: Write | None = None,
+    ) -> bool:
         # One write transaction instead of two: on SQLite each is the writer lock and a sync.
         self._maybe_purge()
         entry = {
@@ -107,7 +127,9 @@ class SqlEphemeralStore:
             "value": json.dumps(value),
             "expires_at": time.time() + ttl,
         }
-        fastsql.transaction([(_PUT, entry), *writes])
+        if first is None:
+            return fastsql.transaction([(_PUT, entry), *writes])
+        return fastsql.transaction([first, (_PUT, entry), *writes], only_if_first_writes=True)
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         # A plain read (autocommit): it sees every committed write, and on SQLite it does
@@ -269,11 +291,21 @@ class RedisEphemeralStore:
         )
 
     def put_with(
-        self, kind: str, key: str, value: dict[str, Any], ttl: float, writes: Writes
-    ) -> None:
+        self,
+        kind: str,
+        key: str,
+        value: dict[str, Any],
+        ttl: float,
+        writes: Writes,
+        *,
+        first: Write | None = None,
+    ) -> bool:
         self.put(kind, key, value, ttl)
+        if first is not None:
+            return fastsql.transaction([first, *writes], only_if_first_writes=True)
         if writes:
             fastsql.transaction(writes)
+        return True
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         raw = self._redis.execute_command("GET", self._key(kind, key))

@@ -260,9 +260,9 @@ def transaction(
     """Run writing statements (that return nothing) as one transaction: all or none.
 
     ``only_if_first_writes``: when the first statement writes no row (a conditional UPDATE
-    that lost), the others are not run and nothing is written; returns whether they ran.
-    Only on SQLite: on PostgreSQL such a step is one statement of its own (see
-    ``sessions.rotate_refresh_token``).
+    that lost, an insert that skipped a conflict), the others are not run and nothing is
+    written; returns whether they ran. On PostgreSQL each later step must then be an
+    ``INSERT ... VALUES`` (it becomes ``INSERT ... SELECT ... WHERE EXISTS`` the first's row).
 
     Inside an open ORM transaction the statements join it, and it is committed with them (or,
     after a lost first step, rolled back).
@@ -270,17 +270,17 @@ def transaction(
     global executed
     dialect = db.engine.dialect
     if usable() and dialect.name == "postgresql":
-        if only_if_first_writes:
-            raise ValueError("on PostgreSQL, write a conditional step as one statement")
         executed += 1
-        sql, args = _one_statement([prepared.bound(dialect, params) for prepared, params in steps])
+        bound = [prepared.bound(dialect, params) for prepared, params in steps]
+        sql, args = (_conditional if only_if_first_writes else _one_statement)(bound)
         with _driver(dialect, autocommit=True, sql=sql) as connection:
             cursor = connection.cursor()
             try:
                 cursor.execute(sql, args)
+                first_wrote = cursor.fetchone()[0] > 0 if only_if_first_writes else True
             finally:
                 cursor.close()
-        return True
+        return first_wrote
     # SQLite (BEGIN IMMEDIATE behind the writer queue), or inside an open ORM transaction.
     try:
         with writing() as run:
@@ -306,13 +306,52 @@ def _one_statement(bound: list[tuple[_Compiled, Any]]) -> tuple[str, dict[str, A
     inserted beside it)."""
     if len(bound) == 1:
         return bound[0][0].sql, bound[0][1]
+    parts, args = _numbered(bound)
+    ctes = ", ".join(f"s{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
+    return f"WITH {ctes} {parts[-1]}", args
+
+
+def _conditional(bound: list[tuple[_Compiled, Any]]) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: ``transaction(only_if_first_writes=True)`` as one statement returning how
+    many rows the first step wrote; every later step writes only if that is not 0.
+
+    Every step is a data-modifying ``WITH`` (each runs once, to completion, whether or not
+    the main query reads it); the first returns a row per row it wrote, and each later
+    ``INSERT ... VALUES (...)`` becomes ``INSERT ... SELECT ... WHERE EXISTS`` such a row.
+    """
+    parts, args = _numbered(bound)
+    if " RETURNING " in parts[0]:
+        raise ValueError("the conditional first step must not have a RETURNING clause")
+    steps = [f"s0 AS ({parts[0]} RETURNING 1)"]
+    steps += [f"s{i} AS ({_only_if_s0(sql)})" for i, sql in enumerate(parts) if i > 0]
+    # Only compiled statements are joined here: every value stays a bound parameter.
+    return f"WITH {', '.join(steps)} SELECT count(*) FROM s0", args  # noqa: S608
+
+
+def _numbered(bound: list[tuple[_Compiled, Any]]) -> tuple[list[str], dict[str, Any]]:
+    """Each step's SQL with its parameters renamed ``s<i>_<name>``, and all the arguments."""
     parts: list[str] = []
     args: dict[str, Any] = {}
     for i, (compiled, values) in enumerate(bound):
         parts.append(_NAMED.sub(rf"%(s{i}_\1)s", compiled.sql))
         args.update({f"s{i}_{name}": value for name, value in values.items()})
-    ctes = ", ".join(f"s{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
-    return f"WITH {ctes} {parts[-1]}", args
+    return parts, args
+
+
+def _only_if_s0(sql: str) -> str:
+    """``INSERT INTO t (...) VALUES (...) [ON CONFLICT ...]`` that writes only if ``s0`` has a
+    row: ``INSERT INTO t (...) SELECT ... WHERE EXISTS (SELECT 1 FROM s0) [ON CONFLICT ...]``.
+    (The values' casts, which the psycopg dialect renders, give the selected values types.)"""
+    head, found, tail = sql.partition(" VALUES (")
+    if not found or not head.startswith("INSERT INTO "):
+        raise ValueError("after a conditional first step, every step must be INSERT ... VALUES")
+    depth = 1
+    for end, char in enumerate(tail):  # the closing parenthesis of the one VALUES row
+        depth += (char == "(") - (char == ")")
+        if depth == 0:
+            rest = tail[end + 1 :]
+            return f"{head} SELECT {tail[:end]} WHERE EXISTS (SELECT 1 FROM s0){rest}"  # noqa: S608
+    raise ValueError("unbalanced VALUES clause")
 
 
 class _Autocommit:

@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, null, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from . import events, fastsql
 from .events import EventType
 from .extensions import db
-from .models import PartnerUser, RefreshToken, SecurityEvent, Session, utcnow
+from .models import PartnerUser, RefreshToken, Session, utcnow
 from .security import Hasher, new_secret
 
 
@@ -64,17 +64,11 @@ def rotate_refresh_token(
     (and nothing written) when another request claimed it first.
 
     The same concurrency rule as ``claim_refresh_token``, in one round trip: on PostgreSQL one
-    statement (the claim a data-modifying ``WITH``, the inserts selecting from it); on SQLite
+    statement (the claim a data-modifying ``WITH``, the inserts conditional on it); on SQLite
     one ``BEGIN IMMEDIATE`` transaction that stops after a claim that wrote nothing.
     """
-    token_params, event_params = new_token[1], event[1]
-    now = event_params["created_at"]
-    if db.engine.dialect.name != "postgresql":
-        claim = (_CLAIM, {"row_id": row_id, "now": now})
-        return fastsql.transaction([claim, new_token, event], only_if_first_writes=True)
-    params = {"row_id": row_id, "now": now, "token_hash": token_params["token_hash"]}
-    params.update({f"evt_{key}": value for key, value in event_params.items()})
-    return _PG_ROTATE.first(**params) is not None
+    claim = (_CLAIM, {"row_id": row_id, "now": event[1]["created_at"]})
+    return fastsql.transaction([claim, new_token, event], only_if_first_writes=True)
 
 
 def claim_refresh_token(row: RefreshRead) -> bool:
@@ -173,41 +167,3 @@ _FIND_REFRESH = fastsql.Prepared(
     .where(RefreshToken.token_hash == bindparam("token_hash"))
 )
 _CLAIM = fastsql.Prepared(_CLAIM_REFRESH)
-
-
-def _pg_rotate() -> Any:
-    claimed = (
-        update(RefreshToken)
-        .where(RefreshToken.id == bindparam("row_id"), RefreshToken.rotated_at.is_(None))
-        .values(rotated_at=bindparam("now", type_=RefreshToken.rotated_at.type))
-        .returning(RefreshToken.session_id)
-        .cte("claimed")
-    )
-    successor = (
-        insert(RefreshToken)
-        .from_select(
-            ["token_hash", "session_id", "created_at", "rotated_at"],
-            select(
-                bindparam("token_hash", type_=RefreshToken.token_hash.type),
-                claimed.c.session_id,
-                bindparam("now", type_=RefreshToken.created_at.type),
-                null(),
-            ),
-        )
-        .cte("successor")
-    )
-    columns = [c for c in SecurityEvent.__table__.columns]
-    return (
-        insert(SecurityEvent)
-        .from_select(
-            [c.key for c in columns],
-            select(*[bindparam(f"evt_{c.key}", type_=c.type) for c in columns]).select_from(
-                claimed
-            ),
-        )
-        .returning(SecurityEvent.id)
-        .add_cte(claimed, successor)
-    )
-
-
-_PG_ROTATE = fastsql.Prepared(lambda dialect: _pg_rotate())

@@ -1,20 +1,24 @@
-"""Profile the hot requests in-process: time, SQL statements and commits per request.
+"""Profile the hot requests in-process: wall and CPU time, SQL statements and commits per request.
 
     .venv/bin/python bench/profile_hot_paths.py [--backend sqlite|postgres] [--n 300]
-        [--cprofile WORKLOAD]
+        [--cprofile WORKLOAD | --py-spy WORKLOAD]
 
-Runs each hot workload through the Flask test client (no HTTP server, no network), so the
-figures are Chatframe's own per-request work. Timings are rough on a shared machine; the
-statement and commit counts are exact.
+Calls the WSGI app (fast lane included) on requests prepared before the clock (no HTTP server,
+no test client), so the figures are Chatframe's own per-request work: wall time (with the
+database and Redis round trips) and this process's CPU time. Timings are rough on a shared
+machine (CPU time less so); the statement and commit counts are exact.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import secrets
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
+from werkzeug.test import EnvironBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -96,6 +101,21 @@ def build(backend: str, workdir: Path) -> tuple[Any, Callable[[], None]]:
     return app, cleanup
 
 
+PY_SPY_OUT = str(Path(tempfile.gettempdir()) / "chatframe-py-spy-{}.txt")
+
+
+def _start_py_spy(name: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling this process (raw collapsed stacks), started before the timed loop."""
+    spy_bin = Path(sys.executable).with_name("py-spy")
+    if not spy_bin.exists():
+        sys.exit(f"--py-spy needs {spy_bin}: {Path(sys.executable).parent}/pip install py-spy")
+    command = [str(spy_bin), "record", "--pid", str(os.getpid()), "--rate", "500"]
+    command += ["--format", "raw", "--output", PY_SPY_OUT.format(name)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)  # attached before the first request
+    return spy
+
+
 def seed(app: Any) -> dict[str, str]:
     from authserver import registry
 
@@ -111,6 +131,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--cprofile", help="profile this workload with cProfile")
+    parser.add_argument(
+        "--py-spy",
+        help="sample this workload with py-spy (CPU only, no cProfile overhead; needs py-spy "
+        "in the venv: pip install py-spy)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,6 +183,9 @@ def run(app: Any, args: argparse.Namespace) -> None:
         }
     ] * n
     workloads["token_exchange"] = [exchange(f, f"user-{i % 50}") for i, f in enumerate(iframes)]
+    # Each for a user seen for the first time (as in `make bench`, which spreads its
+    # exchanges over 20 000 users).
+    workloads["exchange_new_user"] = [exchange(f, f"new-{i}") for i, f in enumerate(iframes)]
 
     def prepare_codes() -> list[dict[str, Any]]:
         out = []
@@ -191,27 +219,44 @@ def run(app: Any, args: argparse.Namespace) -> None:
             for f, t in zip(iframes, tokens, strict=True)
         ]
 
-    results: list[tuple[str, float, float, float]] = []
+    results: list[tuple[str, float, float, float, float]] = []
 
     def measure(name: str, method: str, path: str, requests: list[dict[str, Any]]) -> list[Any]:
         counter.statements = counter.commits = 0
         fastsql.executed = 0
-        responses = []
+        # Each request's WSGI environ is built before the clock: what is timed is the app.
+        environs = [
+            EnvironBuilder(path=path, method=method, base_url=ISSUER, **req).get_environ()
+            for req in requests
+        ]
+        answers: list[tuple[str, bytes]] = []
+
+        def call(environ: dict[str, Any]) -> None:
+            status: list[str] = []
+            body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+            answers.append((status[0], body))
+
         profiler = cProfile.Profile() if args.cprofile == name else None
-        start = time.perf_counter()
+        spy = _start_py_spy(name) if args.py_spy == name else None
+        start, cpu_start = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
-        for req in requests:
-            responses.append(client.open(path, method=method, **req))
+        for environ in environs:
+            call(environ)
         if profiler:
             profiler.disable()
-        elapsed = time.perf_counter() - start
-        bad = [r for r in responses if r.status_code >= 300]
-        assert not bad, (name, bad[0].status_code, bad[0].get_data(as_text=True))
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        if spy:
+            spy.send_signal(signal.SIGINT)
+            spy.wait()
+            print(f"py-spy: {name}'s stacks (raw, collapsed) are in {PY_SPY_OUT.format(name)}")
+        bad = [(status, body) for status, body in answers if not status.startswith("2")]
+        assert not bad, (name, bad[0])
         results.append(
             (
                 name,
                 elapsed / len(requests) * 1000,
+                cpu / len(requests) * 1000,
                 (counter.statements + fastsql.executed) / len(requests),
                 counter.commits / len(requests),
             )
@@ -220,10 +265,11 @@ def run(app: Any, args: argparse.Namespace) -> None:
             only = os.environ.get("PROFILE_FILTER", "")  # a regex of file paths to show
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(only, 45)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-        return [r.get_json() for r in responses]
+        return [json.loads(body) for _, body in answers]
 
     measure("client_credentials", "POST", "/oauth/token", workloads["client_credentials"])
     measure("token_exchange", "POST", "/oauth/token", workloads["token_exchange"])
+    measure("exchange_new_user", "POST", "/oauth/token", workloads["exchange_new_user"])
     codes = prepare_codes()
     tokens = measure("code_redemption", "POST", "/oauth/token", codes)
     refreshes = prepare_refresh(tokens)
@@ -242,9 +288,9 @@ def run(app: Any, args: argparse.Namespace) -> None:
         )
     measure("chat_get_bot", "GET", bot_path, chat)
 
-    print(f"{'workload':<20} {'ms/req':>8} {'stmts':>6} {'commits':>8}")
-    for name, ms, stmts, commits in results:
-        print(f"{name:<20} {ms:8.2f} {stmts:6.1f} {commits:8.1f}")
+    print(f"{'workload':<20} {'ms/req':>8} {'cpu ms':>8} {'stmts':>6} {'commits':>8}")
+    for name, ms, cpu_ms, stmts, commits in results:
+        print(f"{name:<20} {ms:8.2f} {cpu_ms:8.2f} {stmts:6.1f} {commits:8.1f}")
 
 
 if __name__ == "__main__":

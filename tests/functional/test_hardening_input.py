@@ -22,6 +22,7 @@ from joserfc import jws
 from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import func, select
 
+from authserver.oauth.client_auth import unverified_claims
 from tests.conftest import ORIGIN, Tenant, assert_refused, free_port
 from tests.embed import (
     ASSERTION_TYPE,
@@ -515,6 +516,51 @@ def test_parallel_first_exchanges_for_one_new_user_all_succeed(tenant: Tenant) -
         )
         assert [r.status_code for r in responses] == [200] * 12, [r.text for r in responses]
         assert _partner_users(tenant, user) == (1, 0)
+        # Every code's event names the one user that exists (a request that lost the race
+        # to create them uses the winner's id, never its own).
+        with tenant.server.app.app_context():
+            pk = _user_pk(tenant, user)
+        issued = [e for e in tenant.events("code_issued") if e["partner_user"] == pk]
+        assert len(issued) == 12
+
+
+def _user_pk(tenant: Tenant, partner_user_id: str) -> str:
+    from authserver.access import find_partner_user
+    from authserver.extensions import db
+
+    found = find_partner_user(tenant.customer_id, partner_user_id)
+    assert found is not None
+    db.session.remove()
+    return found.id
+
+
+def test_a_user_created_between_the_read_and_the_write_keeps_their_id(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exchange read 'not seen yet'; another request created the user just then. The
+    code, its event and the session all carry that user's id, and no second user exists."""
+    from authserver.access import ensure_partner_user
+    from authserver.oauth.grants import token_exchange
+
+    user = f"new-{secrets.token_hex(4)}"
+    real_user_access = token_exchange.user_access
+
+    def read_then_lose_the_race(*args: Any, **kwargs: Any) -> Any:
+        found = real_user_access(*args, **kwargs)
+        if kwargs.get("partner_user_id") == user:
+            ensure_partner_user(tenant.customer_id, user)  # the other request's insert
+        return found
+
+    monkeypatch.setattr(token_exchange, "user_access", read_then_lose_the_race)
+    iframe = tenant.iframe()
+    code = tenant.backend.code(iframe, user, [tenant.bots["welcome"]])
+    monkeypatch.undo()
+    assert _partner_users(tenant, user) == (1, 0)
+    with tenant.server.app.app_context():
+        pk = _user_pk(tenant, user)
+    assert [e["partner_user"] for e in tenant.events("code_issued")] == [pk]
+    assert iframe.redeem(code).ok
+    assert unverified_claims(iframe.tokens["access_token"])["sub"] == pk
 
 
 def test_parallel_member_puts_for_one_new_user_make_one_member(tenant: Tenant) -> None:

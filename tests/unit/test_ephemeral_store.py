@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from authserver.ephemeral import EphemeralStore, RedisEphemeralStore, SqlEphemeralStore
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, Tenant
 
 
 @pytest.fixture
@@ -180,4 +180,39 @@ def test_put_with_commits_the_entry_and_the_writes(
         assert db.session.get(SecurityEvent, event_id) is None  # the writes: none of them
         if isinstance(s, SqlEphemeralStore):
             assert s.get("test", key) is None  # one transaction: the entry went with them
+        db.session.remove()
+
+
+@pytest.mark.parametrize("store_kind", ["sql", "configured"])
+def test_put_with_a_first_write_that_skips_writes_nothing_after_it(
+    tenant: Tenant, store_kind: str
+) -> None:
+    """A first-seen user goes in with the code's event, or (when the user was created in
+    between, so the insert skips) neither does: the event would name the wrong id."""
+    from authserver.access import new_partner_user
+    from authserver.extensions import db
+    from authserver.models import PartnerUser, SecurityEvent
+
+    app = tenant.server.app
+    with app.app_context():
+        s = SqlEphemeralStore() if store_kind == "sql" else app.extensions["chatframe"].store
+        user = "first-" + secrets.token_hex(4)
+        key = secrets.token_hex(8)
+        fresh, insert_user = new_partner_user(tenant.customer_id, user)
+        event, _failing, event_id = _event_and_a_failing_write()
+        assert s.put_with("test", key, {"v": 1}, ttl=30, writes=[event], first=insert_user)
+        assert s.get("test", key) == {"v": 1}
+        assert db.session.get(PartnerUser, fresh).partner_user_id == user
+        assert db.session.get(SecurityEvent, event_id) is not None
+        db.session.remove()
+
+        # The same user again: the insert skips the conflict, and nothing else is written.
+        key = secrets.token_hex(8)
+        again, insert_again = new_partner_user(tenant.customer_id, user)
+        event, _failing, event_id = _event_and_a_failing_write()
+        assert not s.put_with("test", key, {"v": 2}, ttl=30, writes=[event], first=insert_again)
+        assert db.session.get(PartnerUser, again) is None
+        assert db.session.get(SecurityEvent, event_id) is None
+        if isinstance(s, SqlEphemeralStore):
+            assert s.get("test", key) is None  # one transaction: no entry either
         db.session.remove()

@@ -12,10 +12,11 @@ from ...access import (
     ensure_partner_user,
     find_partner_user,
     get_or_create_partner_user,
+    new_partner_user,
     user_access,
 )
 from ...client_cache import ClientRecord
-from ...ephemeral import seconds_until_reset
+from ...ephemeral import Write, seconds_until_reset
 from ...events import EventType
 from ...security import fingerprint
 from ...validation import ascii_origin
@@ -152,8 +153,10 @@ class TokenExchangeGrant(ChatframeGrant):
         client: ClientRecord = self.request.client
         subject: Subject = self.exchange["subject"]
         user_pk = self.exchange["user_pk"]
+        new_user = None
         if user_pk is None and not (subject.name or subject.email):
-            user_pk = ensure_partner_user(client.customer_id, subject.partner_user_id)
+            # First sight: the user is created with the code's event, in the same statement.
+            user_pk, new_user = new_partner_user(client.customer_id, subject.partner_user_id)
         elif user_pk is None or subject.name or subject.email:
             user = get_or_create_partner_user(client.customer_id, subject.partner_user_id)
             if subject.name:
@@ -162,7 +165,26 @@ class TokenExchangeGrant(ChatframeGrant):
                 user.email = subject.email[:320]
             user_pk = user.id
         code = secrets.token_urlsafe(32)
-        ttl = self.svc.settings.code_ttl
+        code_hash = self.svc.hasher.hash(code)
+        if not self._store_code(code_hash, user_pk, new_user):
+            # Another request created this user in between: theirs is the user's id.
+            user_pk = ensure_partner_user(client.customer_id, subject.partner_user_id)
+            self._store_code(code_hash, user_pk, None)
+        return self.respond(
+            {
+                "access_token": code,
+                "issued_token_type": EMBED_CODE_TYPE,
+                "token_type": "N_A",
+                "expires_in": self.svc.settings.code_ttl,
+            }
+        )
+
+    def _store_code(self, code_hash: str, user_pk: str, new_user: Write | None) -> bool:
+        """Store the code and write its event (and a first-seen user, ``new_user``): one
+        transaction in the SQL store (SQLite: one lock, one sync); with Redis, the code there
+        and the writes in one statement. After a user's name or email was stored, committed
+        with them. False (and no event) when ``new_user`` turned out to exist already."""
+        client: ClientRecord = self.request.client
         event: dict[str, Any] = {
             "customer_id": client.customer_id,
             "client_id": client.id,
@@ -173,12 +195,9 @@ class TokenExchangeGrant(ChatframeGrant):
             "dpop_bound": bool(self.exchange["dpop_jkt"]),
             "delivery": "fragment" if self.exchange["fragment"] else "message",
         }
-        # The code and its event: one transaction in the SQL store (SQLite: one lock, one
-        # sync); with Redis, the code there and the event in one round trip. After a user's
-        # name or email was stored, committed with them.
-        self.svc.store.put_with(
+        return self.svc.store.put_with(
             "code",
-            self.svc.hasher.hash(code),
+            code_hash,
             {
                 "client_id": client.id,
                 "customer_id": client.customer_id,
@@ -189,19 +208,12 @@ class TokenExchangeGrant(ChatframeGrant):
                 "code_challenge": self.exchange["code_challenge"],
                 "dpop_jkt": self.exchange["dpop_jkt"],
                 "nonce": self.exchange["nonce"],
-                "amr": subject.amr,
+                "amr": self.exchange["subject"].amr,
                 "fragment": self.exchange["fragment"],
             },
-            ttl=ttl,
+            ttl=self.svc.settings.code_ttl,
             writes=[events.written_with(EventType.CODE_ISSUED, **event)],
-        )
-        return self.respond(
-            {
-                "access_token": code,
-                "issued_token_type": EMBED_CODE_TYPE,
-                "token_type": "N_A",
-                "expires_in": ttl,
-            }
+            first=new_user,
         )
 
     # -- steps -----------------------------------------------------------------------------
