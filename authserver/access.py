@@ -15,19 +15,6 @@ from .models import Bot, Membership, PartnerUser, Session, utcnow
 from .security import new_id
 
 
-def bot_denials(
-    customer_id: str,
-    partner_user_pk: str | None,
-    bot_ids: Iterable[str],
-    amr: Iterable[str],
-) -> dict[str, str]:
-    """Map each requested bot that this user may *not* use to the reason why.
-
-    A bot of another customer reads exactly like a bot that does not exist.
-    """
-    return user_access(customer_id, bot_ids, amr, partner_user_pk=partner_user_pk)[1]
-
-
 def user_access(
     customer_id: str,
     bot_ids: Iterable[str],

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, true, update
 
 from . import events, fastsql
+from .access import denial_reason
 from .events import EventType
 from .extensions import db
-from .models import PartnerUser, RefreshToken, Session, utcnow
+from .models import Bot, Membership, PartnerUser, RefreshToken, Session, utcnow
 from .security import Hasher, new_secret
 
 
@@ -38,21 +39,47 @@ def session_row(session: Session) -> dict[str, Any]:
 
 @dataclass
 class RefreshRead:
-    """A presented refresh token's row, with a detached copy of its session."""
+    """A presented refresh token's row, with a detached copy of its session.
+
+    ``denials`` (read ``with_access``): each of the session's bots the user may not use right
+    now, with why (``access.denial_reason``); empty when they may use them all.
+    """
 
     id: int
     rotated_at: dt.datetime | None
     session: Session
+    denials: dict[str, str] | None = None
 
 
-def find_refresh_token(token: str, hasher: Hasher) -> RefreshRead | None:
-    """The refresh token's row with its session, in one query."""
-    found = _FIND_REFRESH.first(token_hash=hasher.hash(token))
-    if found is None:
+def find_refresh_token(
+    token: str, hasher: Hasher, *, with_access: bool = False
+) -> RefreshRead | None:
+    """The refresh token's row with its session, in one query; ``with_access``: and, in the
+    same query, the user's current access to each of the session's bots."""
+    token_hash = hasher.hash(token)
+    if not with_access:
+        found = _FIND_REFRESH.first(token_hash=token_hash)
+        if found is None:
+            return None
+        values = found._asdict()
+        row_id, rotated_at = values.pop("refresh_id"), values.pop("refresh_rotated_at")
+        return RefreshRead(row_id, rotated_at, Session(**values))
+    rows = _FIND_REFRESH_WITH_ACCESS.all(token_hash=token_hash)  # one row per session bot
+    if not rows:
         return None
-    values = found._asdict()
+    values = rows[0]._asdict()
     row_id, rotated_at = values.pop("refresh_id"), values.pop("refresh_rotated_at")
-    return RefreshRead(row_id, rotated_at, Session(**values))
+    for column in _ACCESS_COLUMNS:
+        values.pop(column)
+    session = Session(**values)
+    found_bots = {row.wanted_bot: row for row in rows if row.bot_found is not None}
+    methods = set(session.amr or [])
+    denials = {}
+    for bot_id in session.bots or []:
+        reason = denial_reason(found_bots.get(bot_id), methods)
+        if reason:
+            denials[bot_id] = reason
+    return RefreshRead(row_id, rotated_at, session, denials)
 
 
 def rotate_refresh_token(
@@ -167,3 +194,43 @@ _FIND_REFRESH = fastsql.Prepared(
     .where(RefreshToken.token_hash == bindparam("token_hash"))
 )
 _CLAIM = fastsql.Prepared(_CLAIM_REFRESH)
+
+_ACCESS_COLUMNS = ("wanted_bot", "bot_found", "enabled", "access", "require_mfa", "membership_id")
+
+
+def _find_refresh_with_access(dialect: str) -> Any:
+    """``_FIND_REFRESH`` joined, per bot of the session (its JSON list, expanded), with the
+    customer's bot of that id and the user's membership of it: ``access``'s rule, read with
+    the token (a bot of another customer reads as absent)."""
+    if dialect == "postgresql":
+        elements = func.json_array_elements_text(Session.bots).table_valued("value")
+        wanted = elements.render_derived(name="wanted").lateral("wanted")
+    else:  # SQLite's json_each has a "value" column of its own
+        wanted = func.json_each(Session.bots).table_valued("value").alias("wanted")
+    return (
+        select(
+            RefreshToken.id.label("refresh_id"),
+            RefreshToken.rotated_at.label("refresh_rotated_at"),
+            *Session.__table__.columns,
+            wanted.c.value.label("wanted_bot"),
+            Bot.id.label("bot_found"),
+            Bot.enabled,
+            Bot.access,
+            Bot.require_mfa,
+            Membership.id.label("membership_id"),
+        )
+        .select_from(RefreshToken)
+        .join(Session, Session.id == RefreshToken.session_id)
+        .outerjoin(wanted, true())
+        .outerjoin(Bot, and_(Bot.id == wanted.c.value, Bot.customer_id == Session.customer_id))
+        .outerjoin(
+            Membership,
+            and_(
+                Membership.bot_id == Bot.id, Membership.partner_user_pk == Session.partner_user_pk
+            ),
+        )
+        .where(RefreshToken.token_hash == bindparam("token_hash"))
+    )
+
+
+_FIND_REFRESH_WITH_ACCESS = fastsql.Prepared(_find_refresh_with_access)

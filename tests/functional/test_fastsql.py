@@ -124,6 +124,51 @@ def test_a_refresh_token_rotates_once_and_a_lost_claim_writes_nothing(tenant: Te
         db.session.remove()
 
 
+def test_a_refresh_reads_each_bots_access_with_the_token(tenant: Tenant) -> None:
+    """The token read that also reads access (one query, the session's bots expanded from its
+    JSON list) decides exactly as ``user_access`` does: a bot disabled, a membership removed,
+    an MFA bot without MFA, and a bot deleted since, each with its reason; others pass."""
+    from authserver import registry
+
+    bots = [tenant.bots["billing"], tenant.bots["welcome"], tenant.bots["support"]]
+    with tenant.server.app.app_context():
+        registry.add_member(registry.get_bot(tenant.bots["support"]), "alice")
+        db.session.remove()
+    iframe = tenant.session("alice", bots)
+    with tenant.server.app.app_context():
+        hasher = tenant.server.app.extensions["chatframe"].hasher
+        row = find_refresh_token(iframe.tokens["refresh_token"], hasher, with_access=True)
+        assert row is not None and row.denials == {}
+        assert row.session.bots == bots and row.session.id == _sid(iframe)
+        registry.remove_member(registry.get_bot(tenant.bots["billing"]), "alice")
+        registry.update_bot(registry.get_bot(tenant.bots["welcome"]), require_mfa=True)
+        registry.delete_bot(registry.get_bot(tenant.bots["support"]))
+        db.session.remove()
+        row = find_refresh_token(iframe.tokens["refresh_token"], hasher, with_access=True)
+        assert row is not None
+        expected = {
+            tenant.bots["billing"]: "not_a_member",
+            tenant.bots["welcome"]: "mfa_required",
+            tenant.bots["support"]: "unknown_bot",
+        }
+        assert row.denials == expected
+        by_user_access = user_access(
+            tenant.customer_id, bots, [], partner_user_pk=row.session.partner_user_pk
+        )[1]
+        assert by_user_access == expected
+        registry.update_bot(registry.get_bot(tenant.bots["welcome"]), enabled=False)
+        db.session.remove()
+        row = find_refresh_token(iframe.tokens["refresh_token"], hasher, with_access=True)
+        assert row is not None and row.denials[tenant.bots["welcome"]] == "bot_disabled"
+        db.session.remove()
+    # Over HTTP: no bot is left for alice, so the refresh is refused.
+    assert iframe.refresh().json()["error"] == "invalid_grant"
+
+
+def _sid(iframe: Any) -> str:
+    return str(unverified_claims(iframe.tokens["access_token"])["sid"])
+
+
 def test_inside_an_open_transaction_the_writes_join_it(tenant: Tenant) -> None:
     """A first-seen user with a name is written through the ORM; the exchange's event then
     joins that transaction and commits both together (SQLite: no second writer waits on it)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from authlib.consts import default_json_headers
@@ -16,11 +17,12 @@ from ..tokens import TokenIssuer
 class ChatframeGrant(BaseGrant, TokenEndpointMixin):
     request: ChatframeRequest
 
-    @property
+    # A grant lives for one request (Authlib makes one per request), inside one app context.
+    @cached_property
     def svc(self) -> Services:
         return services()
 
-    @property
+    @cached_property
     def issuer(self) -> TokenIssuer:
         return TokenIssuer(self.svc.settings, self.svc.keys)
 

@@ -13,7 +13,6 @@ from typing import Any
 from authlib.oauth2.rfc6749.hooks import hooked
 
 from ... import events
-from ...access import bot_denials
 from ...client_cache import ClientRecord
 from ...events import EventType
 from ...extensions import db
@@ -40,7 +39,9 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
     def validate_token_request(self) -> None:
         client: ClientRecord = self.authenticate_token_endpoint_client()
         self.request.client = client
-        row = find_refresh_token(self.request.require("refresh_token"), self.svc.hasher)
+        row = find_refresh_token(
+            self.request.require("refresh_token"), self.svc.hasher, with_access=True
+        )
         if row is None or row.session.client_id != client.id:
             raise InvalidGrantError("The refresh token is invalid.")
         if row.rotated_at is not None:
@@ -54,12 +55,11 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
         return bool(jkt), jkt
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        """The claim, the successor and the event in one round trip; the bots read first."""
+        """The claim, the successor and the event in one round trip; the bots' access was
+        read with the token."""
         row: RefreshRead = self.request.refresh_token
         session = row.session
-        denied = bot_denials(
-            session.customer_id, session.partner_user_pk, session.bots, session.amr
-        )
+        denied = row.denials or {}
         bots = [b for b in session.bots if b not in denied]
         if not bots:
             if not claim_refresh_token(row):  # a spent token is reuse, bots or not
