@@ -36,6 +36,7 @@ class Consumed:
 
     value: dict[str, Any] | None
     tombstone: dict[str, Any] | None = None
+    remembered: bool | None = None  # with ``remember``: False when it was a replay
 
 
 @runtime_checkable
@@ -68,9 +69,19 @@ class EphemeralStore(Protocol):
         """Return the live value under (kind, key), or None."""
 
     def consume(
-        self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
+        self,
+        kind: str,
+        key: str,
+        tombstone: dict[str, Any],
+        tombstone_ttl: float,
+        *,
+        remember: tuple[str, str, float] | None = None,
     ) -> Consumed:
-        """Atomically take the value and leave ``tombstone`` in its place (single use)."""
+        """Atomically take the value and leave ``tombstone`` in its place (single use).
+
+        ``remember`` (kind, key, ttl): also ``remember`` that key in the same step, whether
+        or not there was a value to take; ``Consumed.remembered`` says whether it was new.
+        """
 
     def remember(self, kind: str, key: str, ttl: float) -> bool:
         """Record (kind, key) for ``ttl`` seconds; False if it was already recorded (a replay)."""
@@ -138,13 +149,22 @@ class SqlEphemeralStore:
         return json.loads(row.value) if row is not None and row.value else None
 
     def consume(
-        self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
+        self,
+        kind: str,
+        key: str,
+        tombstone: dict[str, Any],
+        tombstone_ttl: float,
+        *,
+        remember: tuple[str, str, float] | None = None,
     ) -> Consumed:
         now = time.time()
+        remembered = None
         with fastsql.writing() as run:
             # DELETE ... RETURNING is the atomic step: concurrent deleters of the same row
             # serialise on it and all but one get nothing back.
             taken, _ = run(_TAKE, kind=kind, key=key, now=now)
+            if remember is not None:
+                remembered = _remember_in(run, *remember, now=now)
             if taken:
                 run(
                     _TOMBSTONE,
@@ -153,16 +173,13 @@ class SqlEphemeralStore:
                     value=json.dumps(tombstone),
                     expires_at=now + tombstone_ttl,
                 )
-                return Consumed(value=json.loads(taken[0].value))
-        return Consumed(value=None, tombstone=self.get(f"{kind}:used", key))
+                return Consumed(value=json.loads(taken[0].value), remembered=remembered)
+        tombstone_found = self.get(f"{kind}:used", key)
+        return Consumed(value=None, tombstone=tombstone_found, remembered=remembered)
 
     def remember(self, kind: str, key: str, ttl: float) -> bool:
-        now = time.time()
         with fastsql.writing() as run:
-            # One statement: insert, or take over a row that has already expired. A live row
-            # is left alone and no row is returned: that is a replay.
-            rows, _ = run(_REMEMBER, kind=kind, key=key, expires_at=now + ttl, now=now)
-            return bool(rows)
+            return _remember_in(run, kind, key, ttl, now=time.time())
 
     def hit(self, kind: str, key: str, window: int) -> tuple[int, int]:
         return self.hit_many([(kind, key)], window)[0], _window(window, time.time())[1]
@@ -234,6 +251,13 @@ def _hit(dialect: str) -> Any:
     ).returning(_E.counter)
 
 
+def _remember_in(run: fastsql.Run, kind: str, key: str, ttl: float, *, now: float) -> bool:
+    """``remember`` as one statement of a write transaction: insert, or take over a row that
+    has already expired. A live row is left alone and no row is returned: that is a replay."""
+    rows, _ = run(_REMEMBER, kind=kind, key=key, expires_at=now + ttl, now=now)
+    return bool(rows)
+
+
 _PUT = fastsql.Prepared(_put)
 _GET = fastsql.Prepared(select(_E.value).where(_LIVE))
 _TAKE = fastsql.Prepared(delete(_E).where(_LIVE).returning(_E.value))
@@ -259,6 +283,18 @@ end
 return {0, redis.call('GET', KEYS[2])}
 """
 
+# The same, and ``remember`` KEYS[3] in the same step (1 when it was new, 0 for a replay).
+_CONSUME_REMEMBERING_LUA = """
+local new = redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[3]) and 1 or 0
+local value = redis.call('GET', KEYS[1])
+if value then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return {1, value, new}
+end
+return {0, redis.call('GET', KEYS[2]), new}
+"""
+
 # Count one hit on each key and (re)arm its expiry: one round trip and one reply for any
 # number of counters, where a MULTI pipeline costs two commands and two replies per counter.
 _HIT_LUA = """
@@ -278,6 +314,7 @@ class RedisEphemeralStore:
         self._redis = client
         self._prefix = prefix
         self._consume = client.register_script(_CONSUME_LUA)
+        self._consume_remembering = client.register_script(_CONSUME_REMEMBERING_LUA)
         self._hit = client.register_script(_HIT_LUA)
 
     def _key(self, kind: str, key: str) -> str:
@@ -312,15 +349,30 @@ class RedisEphemeralStore:
         return json.loads(raw) if raw else None
 
     def consume(
-        self, kind: str, key: str, tombstone: dict[str, Any], tombstone_ttl: float
+        self,
+        kind: str,
+        key: str,
+        tombstone: dict[str, Any],
+        tombstone_ttl: float,
+        *,
+        remember: tuple[str, str, float] | None = None,
     ) -> Consumed:
-        found, raw = self._consume(
-            keys=[self._key(kind, key), self._key(f"{kind}:used", key)],
-            args=[json.dumps(tombstone), max(1, int(tombstone_ttl * 1000))],
-        )
+        keys = [self._key(kind, key), self._key(f"{kind}:used", key)]
+        args: list[Any] = [json.dumps(tombstone), max(1, int(tombstone_ttl * 1000))]
+        remembered = None
+        if remember is None:
+            found, raw = self._consume(keys=keys, args=args)
+        else:
+            remember_kind, remember_key, remember_ttl = remember
+            keys.append(self._key(remember_kind, remember_key))
+            args.append(max(1, int(remember_ttl * 1000)))
+            found, raw, new = self._consume_remembering(keys=keys, args=args)
+            remembered = bool(new)
         if found:
-            return Consumed(value=json.loads(raw))
-        return Consumed(value=None, tombstone=json.loads(raw) if raw else None)
+            return Consumed(value=json.loads(raw), remembered=remembered)
+        return Consumed(
+            value=None, tombstone=json.loads(raw) if raw else None, remembered=remembered
+        )
 
     def remember(self, kind: str, key: str, ttl: float) -> bool:
         return bool(

@@ -35,10 +35,15 @@ class DPoPProofError(ValueError):
     """A DPoP proof is missing, malformed, replayed or does not fit the request."""
 
 
+REPLAYED = "This DPoP proof was already used (jti replay)."
+
+
 @dataclass(frozen=True)
 class DPoPProof:
     jkt: str  # RFC 7638 thumbprint of the proof's public key
     jti: str
+    # What the jti is remembered under, and for how long (``EphemeralStore.remember``).
+    replay_key: tuple[str, str, float] = ("", "", 0.0)
 
 
 def normalize_htu(url: str) -> str:
@@ -126,8 +131,16 @@ class DPoPVerifier:
         self.leeway = leeway
 
     def verify(
-        self, proof: str, *, method: str, url: str, access_token: str | None = None
+        self,
+        proof: str,
+        *,
+        method: str,
+        url: str,
+        access_token: str | None = None,
+        remember: bool = True,
     ) -> DPoPProof:
+        """The verified proof; raises DPoPProofError. ``remember=False``: its ``jti`` is not
+        recorded here, and the caller must record ``replay_key`` before trusting it."""
         if not proof or len(proof) > MAX_PROOF_LENGTH:
             raise DPoPProofError("The DPoP proof is missing or too long.")
         try:
@@ -143,9 +156,10 @@ class DPoPVerifier:
         self._check_claims(claims, method=method, url=url, access_token=access_token)
         jti = claims["jti"]
         replay_key = hashlib.sha256(f"{jkt}:{jti}".encode()).hexdigest()
-        if not self.store.remember("dpop_jti", replay_key, ttl=2 * self.leeway + 5):
-            raise DPoPProofError("This DPoP proof was already used (jti replay).")
-        return DPoPProof(jkt=jkt, jti=jti)
+        ttl = 2 * self.leeway + 5
+        if remember and not self.store.remember("dpop_jti", replay_key, ttl=ttl):
+            raise DPoPProofError(REPLAYED)
+        return DPoPProof(jkt=jkt, jti=jti, replay_key=("dpop_jti", replay_key, ttl))
 
     def _check_claims(
         self, claims: dict[str, Any], *, method: str, url: str, access_token: str | None
@@ -187,11 +201,31 @@ class DPoPBinding:
 
     def __call__(self, grant: Any) -> None:
         grant.register_hook("after_validate_token_request", self.check)
+        grant.dpop_extension = self
+
+    def verify_early(self, grant: Any) -> DPoPProof | None:
+        """For a grant that spends something before its proof is checked (the code): verify
+        the request's one proof now, without recording its ``jti``; the grant records
+        ``replay_key`` in the same step as the spend and sets ``request.dpop_jti_new``.
+        ``check`` then raises what was found, where it always does (after validation)."""
+        request = grant.request
+        proofs = _proofs(request)
+        if len(proofs) != 1:
+            return None  # check() refuses these as before
+        try:
+            proof = self._verifier().verify(
+                proofs[0], method=request.method, url=self._token_endpoint(), remember=False
+            )
+        except DPoPProofError as exc:
+            request.dpop_early = exc
+            return None
+        request.dpop_early = proof
+        return proof
 
     def check(self, grant: Any, result: Any) -> None:
         request = grant.request
         required, bound_jkt = grant.dpop_binding()
-        proofs = request.headers.getlist("DPoP") if hasattr(request.headers, "getlist") else []
+        proofs = _proofs(request)
         if len(proofs) > 1:
             raise InvalidDPoPProofError("Send exactly one DPoP header.")
         if not proofs:
@@ -199,12 +233,25 @@ class DPoPBinding:
                 raise InvalidDPoPProofError("A DPoP proof is required: this grant is DPoP-bound.")
             request.dpop = None
             return
+        early: DPoPProof | DPoPProofError | None = getattr(request, "dpop_early", None)
         try:
-            proof = self._verifier().verify(
-                proofs[0], method=request.method, url=self._token_endpoint()
-            )
+            if isinstance(early, DPoPProofError):
+                raise early
+            if early is None:
+                proof = self._verifier().verify(
+                    proofs[0], method=request.method, url=self._token_endpoint()
+                )
+            elif getattr(request, "dpop_jti_new", None) is not True:
+                raise DPoPProofError(REPLAYED)
+            else:
+                proof = early
         except DPoPProofError as exc:
             raise InvalidDPoPProofError(str(exc)) from exc
         if bound_jkt and not hmac.compare_digest(proof.jkt, bound_jkt):
             raise InvalidGrantError("The DPoP proof's key is not the key this grant is bound to.")
         request.dpop = proof
+
+
+def _proofs(request: Any) -> list[str]:
+    """The request's DPoP headers (none for a request without a header mapping)."""
+    return request.headers.getlist("DPoP") if hasattr(request.headers, "getlist") else []

@@ -121,6 +121,28 @@ def test_dpop_wrong_htu(tenant: Tenant) -> None:
     assert "htu" in body["error_description"]
 
 
+def test_a_refused_proof_still_spends_the_code(tenant: Tenant) -> None:
+    """The code is spent before the proof is judged: one attempt per code, whatever the
+    proof. The good proof that follows is refused for the code, not taken as a retry."""
+    iframe = tenant.iframe()
+    code = code_for(tenant, iframe)
+    stale = iframe.proof(iat=time.time() - 600)
+    assert_refused(iframe.redeem(code, headers={"DPoP": stale}), 400, "invalid_dpop_proof")
+    assert_refused(iframe.redeem(code), 400, "invalid_grant")
+
+
+def test_a_proof_is_single_use_whatever_the_redemption_answered(tenant: Tenant) -> None:
+    """A proof presented with an unknown code is spent too: its jti is recorded with the
+    code's spending, so the same proof with a good code is a replay."""
+    iframe = tenant.iframe()
+    proof = iframe.proof()
+    assert_refused(iframe.redeem("not-a-code", headers={"DPoP": proof}), 400, "invalid_grant")
+    body = assert_refused(
+        iframe.redeem(code_for(tenant, iframe), headers={"DPoP": proof}), 400, "invalid_dpop_proof"
+    )
+    assert "replay" in body["error_description"]
+
+
 def test_dpop_wrong_htm(tenant: Tenant) -> None:
     iframe = tenant.iframe()
     code = code_for(tenant, iframe)

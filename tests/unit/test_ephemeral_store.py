@@ -49,6 +49,29 @@ def test_consume_is_single_use_and_leaves_a_tombstone(store: tuple[Flask, Epheme
     assert never.value is None and never.tombstone is None
 
 
+def test_consume_can_remember_a_key_in_the_same_step(store: tuple[Flask, EphemeralStore]) -> None:
+    """A redemption spends its code and records its proof's jti in one step: the key is
+    recorded whether or not there was a value, and a second time it reads as a replay."""
+    _, s = store
+    key, jti = secrets.token_hex(8), secrets.token_hex(8)
+    s.put("test", key, {"v": 1}, ttl=30)
+    first = s.consume(
+        "test", key, tombstone={"sid": "a"}, tombstone_ttl=30, remember=("j", jti, 30)
+    )
+    assert first.value == {"v": 1} and first.remembered is True
+    again = s.consume(
+        "test", key, tombstone={"sid": "b"}, tombstone_ttl=30, remember=("j", jti, 30)
+    )
+    assert again.value is None and again.tombstone == {"sid": "a"} and again.remembered is False
+    assert s.remember("j", jti, ttl=30) is False  # the same record remember() keeps
+    other = secrets.token_hex(8)
+    never = s.consume("test", "missing-" + key, {}, 30, remember=("j", other, 30))
+    assert never.value is None and never.remembered is True
+    assert s.remember("j", other, ttl=30) is False
+    plain = s.consume("test", "missing-" + key, tombstone={}, tombstone_ttl=30)
+    assert plain.remembered is None
+
+
 def test_expired_entry_cannot_be_consumed(store: tuple[Flask, EphemeralStore]) -> None:
     _, s = store
     key = secrets.token_hex(8)

@@ -24,6 +24,7 @@ from ...sessions import (
     revoke_session,
     session_row,
 )
+from ..dpop import DPoPBinding
 from ..errors import InvalidGrantError, InvalidRequestError
 from .base import ChatframeGrant
 
@@ -31,6 +32,7 @@ from .base import ChatframeGrant
 class EmbedCodeGrant(ChatframeGrant):
     GRANT_TYPE = "authorization_code"
     TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    dpop_extension: DPoPBinding  # set by the extension when the server registers the grant
 
     @hooked
     def validate_token_request(self) -> None:
@@ -45,12 +47,18 @@ class EmbedCodeGrant(ChatframeGrant):
             raise InvalidRequestError("The 'code_verifier' parameter is required.")
 
         self.session_id = new_id("ses")
+        # The proof is checked now and its jti recorded in the same step as the code is
+        # spent (one round trip, not two); what the check found is raised after validation,
+        # where the DPoP extension always raises it.
+        proof = self.dpop_extension.verify_early(self)
         consumed = self.svc.store.consume(
             "code",
             code_hash,
             tombstone={"sid": self.session_id},
             tombstone_ttl=self.svc.settings.session_ttl,
+            remember=proof.replay_key if proof else None,
         )
+        self.request.dpop_jti_new = consumed.remembered
         if consumed.value is None:
             if consumed.tombstone:
                 self._reuse(client, code_hash, consumed.tombstone["sid"])
