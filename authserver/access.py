@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -98,29 +98,44 @@ def denial_reason(row: Row[Any] | None, methods: set[str]) -> str | None:
 
 _DISPLAY = (Bot.name, Bot.greeting, Bot.appearance)
 
+# What ``denial_reason`` reads of a bot joined by ``with_bot_access`` (``bot_found`` is None
+# when the bot does not exist or is another customer's).
+BOT_ACCESS = (
+    Bot.id.label("bot_found"),
+    Bot.enabled,
+    Bot.access,
+    Bot.require_mfa,
+    Membership.id.label("membership_id"),
+)
+
+
+_Query = TypeVar("_Query", bound=Select)
+
+
+def with_bot_access(query: _Query, bot_id: Any) -> _Query:
+    """``query`` (of sessions) outer-joined with the session customer's bot ``bot_id`` and the
+    session user's membership of it, for the ``BOT_ACCESS`` columns."""
+    return query.outerjoin(
+        Bot, and_(Bot.id == bot_id, Bot.customer_id == Session.customer_id)
+    ).outerjoin(
+        Membership,
+        and_(Membership.bot_id == Bot.id, Membership.partner_user_pk == Session.partner_user_pk),
+    )
+
+
 # Built once: constructing a statement costs more than running it on the hot path.
-_SESSION_WITH_BOT = (
+_SESSION_WITH_BOT = with_bot_access(
     select(
         Session.customer_id,
         Session.partner_user_pk,
         Session.amr,
         Session.revoked_at,
         Session.expires_at,
-        Bot.id.label("bot_found"),
-        Bot.enabled,
-        Bot.access,
-        Bot.require_mfa,
-        Membership.id.label("membership_id"),
+        *BOT_ACCESS,
         *_DISPLAY,
-    )
-    .select_from(Session)
-    .outerjoin(Bot, and_(Bot.id == bindparam("bot_id"), Bot.customer_id == Session.customer_id))
-    .outerjoin(
-        Membership,
-        and_(Membership.bot_id == Bot.id, Membership.partner_user_pk == Session.partner_user_pk),
-    )
-    .where(Session.id == bindparam("session_id"))
-)
+    ).select_from(Session),
+    bindparam("bot_id"),
+).where(Session.id == bindparam("session_id"))
 
 
 _FAST_SESSION_WITH_BOT = fastsql.Prepared(_SESSION_WITH_BOT)

@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, select, true, update
+from sqlalchemy import Select, bindparam, func, select, true, update
 
 from . import events, fastsql
-from .access import denial_reason
+from .access import BOT_ACCESS, denial_reason, with_bot_access
 from .events import EventType
 from .extensions import db
-from .models import Bot, Membership, PartnerUser, RefreshToken, Session, utcnow
+from .models import PartnerUser, RefreshToken, Session, utcnow
 from .security import Hasher, new_secret
 
 
@@ -195,41 +195,31 @@ _FIND_REFRESH = fastsql.Prepared(
 )
 _CLAIM = fastsql.Prepared(_CLAIM_REFRESH)
 
-_ACCESS_COLUMNS = ("wanted_bot", "bot_found", "enabled", "access", "require_mfa", "membership_id")
+_ACCESS_COLUMNS = ("wanted_bot", *(column.key for column in BOT_ACCESS))
 
 
 def _find_refresh_with_access(dialect: str) -> Any:
-    """``_FIND_REFRESH`` joined, per bot of the session (its JSON list, expanded), with the
-    customer's bot of that id and the user's membership of it: ``access``'s rule, read with
-    the token (a bot of another customer reads as absent)."""
+    """``_FIND_REFRESH`` joined, per bot of the session (its JSON list, expanded), with that
+    bot's access (``access.with_bot_access``: a bot of another customer reads as absent)."""
     if dialect == "postgresql":
         elements = func.json_array_elements_text(Session.bots).table_valued("value")
         wanted = elements.render_derived(name="wanted").lateral("wanted")
     else:  # SQLite's json_each has a "value" column of its own
         wanted = func.json_each(Session.bots).table_valued("value").alias("wanted")
-    return (
+    query = (
         select(
             RefreshToken.id.label("refresh_id"),
             RefreshToken.rotated_at.label("refresh_rotated_at"),
             *Session.__table__.columns,
             wanted.c.value.label("wanted_bot"),
-            Bot.id.label("bot_found"),
-            Bot.enabled,
-            Bot.access,
-            Bot.require_mfa,
-            Membership.id.label("membership_id"),
+            *BOT_ACCESS,
         )
         .select_from(RefreshToken)
         .join(Session, Session.id == RefreshToken.session_id)
         .outerjoin(wanted, true())
-        .outerjoin(Bot, and_(Bot.id == wanted.c.value, Bot.customer_id == Session.customer_id))
-        .outerjoin(
-            Membership,
-            and_(
-                Membership.bot_id == Bot.id, Membership.partner_user_pk == Session.partner_user_pk
-            ),
-        )
-        .where(RefreshToken.token_hash == bindparam("token_hash"))
+    )
+    return with_bot_access(query, wanted.c.value).where(
+        RefreshToken.token_hash == bindparam("token_hash")
     )
 
 
