@@ -39,32 +39,20 @@ def session_row(session: Session) -> dict[str, Any]:
 
 @dataclass
 class RefreshRead:
-    """A presented refresh token's row, with a detached copy of its session.
-
-    ``denials`` (read ``with_access``): each of the session's bots the user may not use right
-    now, with why (``access.denial_reason``); empty when they may use them all.
-    """
+    """A presented refresh token's row, with a detached copy of its session and ``denials``:
+    each of the session's bots the user may not use right now, with why
+    (``access.denial_reason``); empty when they may use them all."""
 
     id: int
     rotated_at: dt.datetime | None
     session: Session
-    denials: dict[str, str] | None = None
+    denials: dict[str, str]
 
 
-def find_refresh_token(
-    token: str, hasher: Hasher, *, with_access: bool = False
-) -> RefreshRead | None:
-    """The refresh token's row with its session, in one query; ``with_access``: and, in the
-    same query, the user's current access to each of the session's bots."""
-    token_hash = hasher.hash(token)
-    if not with_access:
-        found = _FIND_REFRESH.first(token_hash=token_hash)
-        if found is None:
-            return None
-        values = found._asdict()
-        row_id, rotated_at = values.pop("refresh_id"), values.pop("refresh_rotated_at")
-        return RefreshRead(row_id, rotated_at, Session(**values))
-    rows = _FIND_REFRESH_WITH_ACCESS.all(token_hash=token_hash)  # one row per session bot
+def find_refresh_token(token: str, hasher: Hasher) -> RefreshRead | None:
+    """The refresh token's row, its session and the user's current access to each of the
+    session's bots, in one query (one row per bot)."""
+    rows = _FIND_REFRESH.all(token_hash=hasher.hash(token))
     if not rows:
         return None
     values = rows[0]._asdict()
@@ -184,23 +172,15 @@ def last_refreshed(session_ids: Iterable[str]) -> dict[str, dt.datetime]:
 _INSERT_REFRESH = fastsql.insert(RefreshToken)
 INSERT_SESSION = fastsql.insert(Session)
 
-_FIND_REFRESH = fastsql.Prepared(
-    select(
-        RefreshToken.id.label("refresh_id"),
-        RefreshToken.rotated_at.label("refresh_rotated_at"),
-        *Session.__table__.columns,
-    )
-    .join(Session, Session.id == RefreshToken.session_id)
-    .where(RefreshToken.token_hash == bindparam("token_hash"))
-)
 _CLAIM = fastsql.Prepared(_CLAIM_REFRESH)
 
 _ACCESS_COLUMNS = ("wanted_bot", *(column.key for column in BOT_ACCESS))
 
 
-def _find_refresh_with_access(dialect: str) -> Any:
-    """``_FIND_REFRESH`` joined, per bot of the session (its JSON list, expanded), with that
-    bot's access (``access.with_bot_access``: a bot of another customer reads as absent)."""
+def _find_refresh(dialect: str) -> Any:
+    """A refresh token's row with its session, joined, per bot of the session (its JSON list,
+    expanded), with that bot's access (``access.with_bot_access``: a bot of another customer
+    reads as absent)."""
     if dialect == "postgresql":
         elements = func.json_array_elements_text(Session.bots).table_valued("value")
         wanted = elements.render_derived(name="wanted").lateral("wanted")
@@ -223,4 +203,4 @@ def _find_refresh_with_access(dialect: str) -> Any:
     )
 
 
-_FIND_REFRESH_WITH_ACCESS = fastsql.Prepared(_find_refresh_with_access)
+_FIND_REFRESH = fastsql.Prepared(_find_refresh)

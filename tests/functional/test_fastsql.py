@@ -125,9 +125,9 @@ def test_a_refresh_token_rotates_once_and_a_lost_claim_writes_nothing(tenant: Te
 
 
 def test_a_refresh_reads_each_bots_access_with_the_token(tenant: Tenant) -> None:
-    """The token read that also reads access (one query, the session's bots expanded from its
-    JSON list) decides exactly as ``user_access`` does: a bot disabled, a membership removed,
-    an MFA bot without MFA, and a bot deleted since, each with its reason; others pass."""
+    """The refresh token read also reads access (one query, the session's bots expanded from
+    its JSON list) and decides exactly as ``user_access`` does: a bot disabled, a membership
+    removed, an MFA bot without MFA, and a bot deleted since, each with its reason."""
     from authserver import registry
 
     bots = [tenant.bots["billing"], tenant.bots["welcome"], tenant.bots["support"]]
@@ -137,14 +137,14 @@ def test_a_refresh_reads_each_bots_access_with_the_token(tenant: Tenant) -> None
     iframe = tenant.session("alice", bots)
     with tenant.server.app.app_context():
         hasher = tenant.server.app.extensions["chatframe"].hasher
-        row = find_refresh_token(iframe.tokens["refresh_token"], hasher, with_access=True)
+        row = find_refresh_token(iframe.tokens["refresh_token"], hasher)
         assert row is not None and row.denials == {}
         assert row.session.bots == bots and row.session.id == _sid(iframe)
         registry.remove_member(registry.get_bot(tenant.bots["billing"]), "alice")
         registry.update_bot(registry.get_bot(tenant.bots["welcome"]), require_mfa=True)
         registry.delete_bot(registry.get_bot(tenant.bots["support"]))
         db.session.remove()
-        row = find_refresh_token(iframe.tokens["refresh_token"], hasher, with_access=True)
+        row = find_refresh_token(iframe.tokens["refresh_token"], hasher)
         assert row is not None
         expected = {
             tenant.bots["billing"]: "not_a_member",
@@ -158,7 +158,7 @@ def test_a_refresh_reads_each_bots_access_with_the_token(tenant: Tenant) -> None
         assert by_user_access == expected
         registry.update_bot(registry.get_bot(tenant.bots["welcome"]), enabled=False)
         db.session.remove()
-        row = find_refresh_token(iframe.tokens["refresh_token"], hasher, with_access=True)
+        row = find_refresh_token(iframe.tokens["refresh_token"], hasher)
         assert row is not None and row.denials[tenant.bots["welcome"]] == "bot_disabled"
         db.session.remove()
     # Over HTTP: no bot is left for alice, so the refresh is refused.

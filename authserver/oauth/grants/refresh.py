@@ -39,9 +39,7 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
     def validate_token_request(self) -> None:
         client: ClientRecord = self.authenticate_token_endpoint_client()
         self.request.client = client
-        row = find_refresh_token(
-            self.request.require("refresh_token"), self.svc.hasher, with_access=True
-        )
+        row = find_refresh_token(self.request.require("refresh_token"), self.svc.hasher)
         if row is None or row.session.client_id != client.id:
             raise InvalidGrantError("The refresh token is invalid.")
         if row.rotated_at is not None:
@@ -59,7 +57,7 @@ class RotatingRefreshTokenGrant(ChatframeGrant):
         read with the token."""
         row: RefreshRead = self.request.refresh_token
         session = row.session
-        denied = row.denials or {}
+        denied = row.denials
         bots = [b for b in session.bots if b not in denied]
         if not bots:
             if not claim_refresh_token(row):  # a spent token is reuse, bots or not
