@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 SITE_PORT ?= 5001
 
-.PHONY: install run test lint format clean bench bench-growth
+.PHONY: install run test lint format clean bench bench-growth bench-floor
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Chatframe needs Python 3.11 or newer" or 0)'
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## wrk against `chatframe serve` (SQLite, PostgreSQL + Redis) n
 
 bench-growth: $(STAMP)  ## the same workloads with 1 M users, 1 M sessions, 100 k bots loaded; worker RSS
 	$(BIN)/python -m bench.run --growth
+
+bench-floor: $(STAMP)  ## each workload's unavoidable work as a bare WSGI app, next to the peer and Chatframe
+	$(BIN)/python -m bench.floor
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -150,14 +150,24 @@ def serve(host: str, port: int, workers: int, threads: int | None, server_name: 
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def run_granian(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve with granian: a Rust HTTP server that calls the WSGI app from worker threads."""
+def run_granian(
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    target: str = "authserver:create_app",
+    factory: bool = True,
+) -> None:
+    """Serve with granian: a Rust HTTP server that calls the WSGI app from worker threads.
+
+    ``target`` is the app (or, with ``factory``, the function that makes it); the bench's
+    floor (``bench/floor.py``) serves its bare app with these same settings."""
     from granian import Granian
     from granian.constants import Interfaces
 
     Granian(
-        "authserver:create_app",
-        factory=True,
+        target,
+        factory=factory,
         address=host,
         port=port,
         interface=Interfaces.WSGI,
