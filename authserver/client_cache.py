@@ -151,6 +151,14 @@ class ClientCache:
         self._entries: OrderedDict[str, tuple[float, ClientRecord]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def fresh(self, client_id: str) -> ClientRecord | None:
+        """The client if this worker loaded it less than ``ttl`` seconds ago; never reads the
+        database (None: not cached, or due for a reload)."""
+        entry = self._entries.get(client_id)
+        if entry is not None and time.monotonic() - entry[0] < self.ttl:
+            return entry[1]
+        return None
+
     def get(self, client_id: str) -> ClientRecord | None:
         """The client, from the cache if it was loaded less than ``ttl`` seconds ago."""
         if not valid_client_id(client_id):

@@ -92,7 +92,7 @@ def add_security_headers(response: Response) -> Response:
     # this runs on every response.
     headers = response.headers
     present = {name.lower() for name, _ in headers.items()}
-    for lowered, name, value in _SECURITY_HEADERS:
+    for lowered, name, value in SECURITY_HEADERS:
         if lowered not in present:
             headers.add(name, value)
     if "cache-control" not in present and response.mimetype == "application/json":
@@ -100,7 +100,7 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-_SECURITY_HEADERS = tuple(
+SECURITY_HEADERS = tuple(
     (name.lower(), name, value)
     for name, value in (
         ("X-Content-Type-Options", "nosniff"),

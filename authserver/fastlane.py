@@ -11,6 +11,12 @@ The answers are the app's: the same edge checks, headers, body, metrics, 503 on 
 and 500 with an incident id. A lane hands the app only what it takes before reading anything:
 a body the app would refuse as too large or cannot size (chunked), or a path it does not own.
 
+A shortcut goes further, for one request shape so common and so simple that even a lane's
+request object, app context and Authlib's endpoint cost more than its work: a plain, granted
+``client_credentials`` request (``authserver.views.oauth.plain_client_credentials``). It sees
+the raw environ and the body, answers from memory alone (no database, no Redis) or declines,
+and whatever it declines goes down the lane as if it had never looked.
+
 Flask's ``before_request``/``after_request`` hooks do not run here: an app-wide hook added to
 the app must get its equivalent in ``FastLane._serve`` (``test_fast_lane.py`` compares the
 two paths' answers, so a difference in headers or body shows there).
@@ -18,6 +24,7 @@ two paths' answers, so a difference in headers or body shows there).
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
@@ -28,6 +35,7 @@ from typing import Any
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
 from . import edge, metrics, outages
@@ -37,6 +45,11 @@ log = logging.getLogger("chatframe")
 # A lane handler: the request (and the path's parameters) in, the response out.
 Handler = Callable[..., Response]
 StartResponse = Callable[..., Any]
+# A shortcut: the environ and the request body in; (status, headers, body) out, or None to
+# decline (the request then takes its lane). It must not read the environ's wsgi.input.
+Answer = tuple[int, list[tuple[str, str]], bytes]
+Shortcut = Callable[[dict[str, Any], bytes], Answer | None]
+SHORTCUT_MAX_BODY = 1024  # bytes: a shortcut's requests are small; anything larger takes the lane
 
 
 class LaneRequest(Request):
@@ -59,12 +72,23 @@ class FastLane:
         self.app = app
         self.wsgi_app = wsgi_app
         self._lanes: dict[str, list[Lane]] = {}
+        self._shortcuts: dict[tuple[str, str], tuple[str, Shortcut]] = {}
 
     def add(self, method: str, path: str, rule: str, handler: Handler) -> None:
         """Serve ``method`` requests whose PATH_INFO fully matches the regex ``path``."""
         self._lanes.setdefault(method, []).append(Lane(re.compile(path), rule, handler))
 
+    def add_shortcut(self, method: str, path: str, rule: str, shortcut: Shortcut) -> None:
+        """Offer ``method`` requests to exactly ``path`` to ``shortcut`` before their lane."""
+        self._shortcuts[(method, path)] = (rule, shortcut)
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self._shortcuts:
+            found = self._shortcuts.get((environ.get("REQUEST_METHOD", ""), environ["PATH_INFO"]))
+            if found is not None:
+                answered = _shortcut(*found, environ, start_response)
+                if answered is not None:
+                    return answered
         lanes = self._lanes.get(environ.get("REQUEST_METHOD", ""))
         if lanes:
             path = environ.get("PATH_INFO", "")
@@ -96,6 +120,34 @@ class FastLane:
             edge.add_security_headers(response)
         metrics.count_request(lane.rule, request.method, response.status_code, started)
         return response
+
+
+def _shortcut(
+    rule: str, shortcut: Shortcut, environ: dict[str, Any], start_response: StartResponse
+) -> Iterable[bytes] | None:
+    """The shortcut's answer, or None with the environ as it was (its body put back)."""
+    started = time.perf_counter()
+    length = environ.get("CONTENT_LENGTH") or ""
+    if "HTTP_TRANSFER_ENCODING" in environ or not length.isdigit():
+        return None
+    size = int(length)
+    if size > SHORTCUT_MAX_BODY:
+        return None
+    body = environ["wsgi.input"].read(size)
+    try:
+        answer = shortcut(environ, body)
+    except Exception:
+        # It reads nothing but memory, so this is a bug: say so, and let the lane answer.
+        log.exception("the %s shortcut failed; the request takes its lane", rule)
+        answer = None
+    if answer is None:
+        environ["wsgi.input"] = io.BytesIO(body)
+        return None
+    status, headers, data = answer
+    headers.append(("Content-Length", str(len(data))))
+    start_response(f"{status} {HTTP_STATUS_CODES.get(status, '')}", headers)
+    metrics.count_request(rule, environ["REQUEST_METHOD"], status, started)
+    return [data]
 
 
 def _body_fits(environ: dict[str, Any]) -> bool:

@@ -121,6 +121,15 @@ class KeyStore:
             raise KeyStoreError("no active signing key: run 'chatframe db upgrade' first")
         return self._active_kid, self._keys[self._active_kid]
 
+    def loaded_signing_key(self) -> tuple[str, ECKey] | None:
+        """The active key and its kid as this worker loaded them, never reading the database:
+        None when a reload is due (then :meth:`signing_key` reloads)."""
+        kid = self._active_kid
+        if kid is None or time.monotonic() - self._loaded_at >= _RELOAD_SECONDS:
+            return None
+        key = self._keys.get(kid)
+        return None if key is None else (kid, key)
+
     def verification_keys(self, kid: str | None = None) -> KeySet:
         """Every published key; reloads at once when asked for a kid it has not seen."""
         unknown = kid is not None and kid not in self._keys

@@ -111,7 +111,17 @@ def count_grant(grant_type: str | None, response: Response | None) -> None:
         body = response.get_json(silent=True)
         error = body.get("error") if isinstance(body, dict) else None
         outcome = error if error in _OUTCOMES else "other"
-    GRANTS.labels(_GRANT_TYPES.get(grant_type or "", "other"), outcome).inc()
+    _grants(_GRANT_TYPES.get(grant_type or "", "other"), outcome).inc()
+
+
+def count_issued(grant_type: str) -> None:
+    """Count one token endpoint answer that issued a token of ``grant_type``."""
+    _grants(_GRANT_TYPES.get(grant_type, "other"), "issued").inc()
+
+
+@functools.lru_cache(maxsize=256)
+def _grants(grant_type: str, outcome: str) -> Any:
+    return GRANTS.labels(grant_type, outcome)
 
 
 def exposition() -> Response:

@@ -92,34 +92,6 @@ def authentication_failure(request: ChatframeRequest, methods: list[str]) -> str
     )
 
 
-def plain_secret_client(
-    form: dict[str, str], headers: Any, client_ip: str | None
-) -> ClientRecord | None:
-    """The client a request authenticates as with only a client secret, and passes every
-    rule of :meth:`ChatframeAuthorizationServer.authenticate_client` (enabled, IP allowlist;
-    no Origin header, which the caller checks); None for anything else.
-
-    For the token endpoint's shortcut for a plain ``client_credentials`` request; on None
-    the full endpoint refuses or accepts the request by all its rules. ``form`` holds the
-    non-empty parameters, each sent once. Credentials must come one way only: Basic (both parts), or
-    ``client_id`` + ``client_secret`` in the body, and no client assertion.
-    """
-    if "client_assertion" in form or "client_assertion_type" in form:
-        return None
-    if headers.get("Authorization") is not None:
-        if "client_id" in form or "client_secret" in form:
-            return None
-        client_id, secret = extract_basic_authorization(headers)
-    else:
-        client_id, secret = form.get("client_id"), form.get("client_secret")
-    if not client_id or not secret:
-        return None
-    client = query_client(client_id)
-    if client is None or not client.enabled or not client.allows_ip(client_ip):
-        return None
-    return client if client.check_client_secret(secret) else None
-
-
 def _endpoint_url(request: Request) -> str:
     """This endpoint's public URL: the issuer's, whatever Host header the request carried."""
     return services().settings.issuer + request.path

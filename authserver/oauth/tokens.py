@@ -8,6 +8,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
 
 from ..config import Settings
 from ..keys import KeyStore
@@ -35,9 +36,9 @@ class TokenIssuer:
     def api_audience(self) -> str:
         return f"{self.settings.issuer}/api"
 
-    def _sign(self, claims: dict[str, Any], typ: str) -> str:
-        kid, key = self.keys.signing_key()
-        return jwt.encode({"alg": "ES256", "kid": kid, "typ": typ}, claims, key)
+    def _sign(self, claims: dict[str, Any], typ: str, key: tuple[str, ECKey] | None = None) -> str:
+        kid, signing = key or self.keys.signing_key()
+        return jwt.encode({"alg": "ES256", "kid": kid, "typ": typ}, claims, signing)
 
     def access_token(
         self,
@@ -97,7 +98,10 @@ class TokenIssuer:
             claims["nonce"] = nonce
         return self._sign(claims, "JWT")
 
-    def management_token(self, *, client_id: str) -> tuple[str, int]:
+    def management_token(
+        self, *, client_id: str, key: tuple[str, ECKey] | None = None
+    ) -> tuple[str, int]:
+        """A management API token; signed with ``key`` (kid, key) if given, else the active key."""
         now = int(time.time())
         ttl = self.settings.access_token_ttl
         claims = {
@@ -110,7 +114,7 @@ class TokenIssuer:
             "exp": now + ttl,
             "jti": secrets.token_urlsafe(16),
         }
-        return self._sign(claims, ACCESS_TOKEN_TYP), ttl
+        return self._sign(claims, ACCESS_TOKEN_TYP, key), ttl
 
     def verify_access_token(
         self, token: str, audience: str | None = None, *, check_exp: bool = True

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import re
 from typing import Any
 
 from authlib.common.security import is_secure_transport
 from authlib.consts import default_json_headers
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.wrappers import Request
 
 from .. import metrics, outages
+from ..client_cache import secret_matches
+from ..edge import SECURITY_HEADERS
 from ..fastlane import FastLane
 from ..oauth.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from ..oauth.grants.client_credentials import management_token_response
-from ..oauth.server import WEB_ORIGIN, authorization_server, plain_secret_client
+from ..oauth.server import WEB_ORIGIN, authorization_server
 from ..oauth.tokens import TokenIssuer
-from ..services import services
+from ..services import Services, services
 
 bp = Blueprint("oauth", __name__)
 
@@ -91,13 +97,13 @@ def token() -> Response:
 def token_answer(req: Request) -> Response:
     """The token endpoint's answer, counted by grant type and outcome (an outage too).
 
-    On the fast lane (``authserver.fastlane``) and in :func:`token` alike. A plain
-    ``client_credentials`` request with a client secret is answered straight from the
-    client cache and the key store; every other request by the Authlib endpoint.
+    On the fast lane (``authserver.fastlane``) and in :func:`token` alike; a plain
+    ``client_credentials`` request may have been answered before either, by
+    :func:`plain_client_credentials`.
     """
     grant_type = req.form.get("grant_type")
     try:
-        response = _plain_client_credentials(req) or authorization_server.create_token_response(req)
+        response = authorization_server.create_token_response(req)
     except Exception as exc:
         if outages.as_outage(exc) is not None:
             metrics.count_grant(grant_type, None)
@@ -106,32 +112,106 @@ def token_answer(req: Request) -> Response:
     return response
 
 
-def _plain_client_credentials(req: Request) -> Response | None:
-    """The answer to a ``client_credentials`` request that is granted, with nothing unusual
-    about it; None for any other request (the endpoint then decides)."""
-    if req.args or "Origin" in req.headers:
+# Form values and Basic credentials made only of these need no decoding (no %, no +), so what
+# the shortcut reads is exactly what the endpoint would parse.
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
+_PLAIN_FIELDS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
+# The token endpoint's answer headers, in its order; the fast lane adds Content-Length.
+_ISSUED_HEADERS = (
+    *default_json_headers,  # Content-Type, Cache-Control: no-store, Pragma: no-cache
+    *((name, value) for _, name, value in SECURITY_HEADERS),
+)
+
+
+def plain_client_credentials(
+    app: Flask, environ: dict[str, Any], body: bytes
+) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """The answer to a plain, granted ``client_credentials`` request, from memory alone.
+
+    A fast-lane shortcut: answered only when everything about the request is ordinary and
+    this worker already holds what it takes — the client record (cached at most
+    ``CHATFRAME_CLIENT_CACHE_TTL`` seconds, as for every grant) and the signing key. That is:
+    ``grant_type=client_credentials&scope=manage`` as the only form fields besides credentials,
+    each once, needing no decoding; the secret by Basic or in the form (one way); no query
+    string, no ``Origin``, no NUL in a header; an enabled client, allowed from this IP, whose
+    current secret (or previous one, within its grace) matches; a transport the endpoint
+    accepts. Anything else, granted or not, returns None and the endpoint decides by all its
+    rules. The answer is the endpoint's own (``tests/functional/test_fast_lane.py``).
+    """
+    if environ.get("QUERY_STRING") or "HTTP_ORIGIN" in environ:
         return None
-    form: dict[str, str] = {}
-    for name, value in req.form.items(multi=True):
-        if value:  # RFC 6749 §3.1: an empty parameter counts as omitted
-            if name in form:
-                return None
-            form[name] = value
-    if form.get("grant_type") != "client_credentials" or form.get("scope") != "manage":
+    if environ.get("CONTENT_TYPE") != "application/x-www-form-urlencoded":
         return None
-    svc = services()
+    form = _plain_form(body)
+    if form is None or form.get("grant_type") != "client_credentials":
+        return None
+    if form.get("scope") != "manage":
+        return None
+    if any("\x00" in value for key, value in environ.items() if key.startswith("HTTP_")):
+        return None
+    credentials = _plain_credentials(environ.get("HTTP_AUTHORIZATION"), form)
+    if credentials is None:
+        return None
+    client_id, secret = credentials
+    svc: Services = app.extensions["chatframe"]
+    client = svc.clients.fresh(client_id)
+    key = svc.keys.loaded_signing_key()
+    if client is None or key is None or not client.enabled:
+        return None
+    if not client.allows_ip(environ.get("REMOTE_ADDR")):
+        return None
     if not is_secure_transport(svc.settings.token_endpoint):
         return None
-    client = plain_secret_client(form, req.headers, req.remote_addr)
-    if client is None:
+    if not secret_matches(svc.hasher, client, secret):
         return None
-    body = management_token_response(TokenIssuer(svc.settings, svc.keys), client.id)
-    response: Response = authorization_server.handle_response(200, body, list(default_json_headers))
-    return response
+    answer = management_token_response(TokenIssuer(svc.settings, svc.keys), client.id, key=key)
+    metrics.count_issued("client_credentials")
+    return 200, list(_ISSUED_HEADERS), app.json.dumps(answer).encode()  # the endpoint's JSON
+
+
+def _plain_form(body: bytes) -> dict[str, str] | None:
+    """The form's fields if each is one of the plain request's, sent once, with a value that
+    needs no decoding; None otherwise."""
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    form: dict[str, str] = {}
+    for part in text.split("&"):
+        name, sep, value = part.partition("=")
+        if not sep or name not in _PLAIN_FIELDS or name in form:
+            return None
+        if not _UNRESERVED.fullmatch(value):
+            return None
+        form[name] = value
+    return form
+
+
+def _plain_credentials(header: str | None, form: dict[str, str]) -> tuple[str, str] | None:
+    """(client_id, secret) sent one way only: Basic, or both in the form."""
+    in_form = form.get("client_id"), form.get("client_secret")
+    if header is None:
+        return (in_form[0], in_form[1]) if in_form[0] and in_form[1] else None
+    if in_form != (None, None) or not header.startswith("Basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not _UNRESERVED.fullmatch(client_id) or not _UNRESERVED.fullmatch(secret):
+        return None
+    return client_id, secret
 
 
 def add_lanes(lane: FastLane) -> None:
     lane.add("POST", "/oauth/token", "/oauth/token", token_answer)
+    lane.add_shortcut(
+        "POST",
+        "/oauth/token",
+        "/oauth/token",
+        functools.partial(plain_client_credentials, lane.app),
+    )
 
 
 @bp.route("/oauth/token", methods=["OPTIONS"], provide_automatic_options=False)

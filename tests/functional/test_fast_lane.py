@@ -89,6 +89,156 @@ def test_client_credentials_on_the_lane_is_the_apps_answer(tenant: Tenant) -> No
     assert listed.status_code == 200, listed.get_data(as_text=True)
 
 
+PLAIN = "grant_type=client_credentials&scope=manage"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def refuse_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the full token endpoint fail loudly: an answer given now is the shortcut's."""
+    from authserver.views import oauth
+
+    def called(*_: Any, **__: Any) -> None:
+        raise AssertionError("the token endpoint was called")
+
+    monkeypatch.setattr(oauth.authorization_server, "create_token_response", called)
+
+
+def test_a_plain_client_credentials_request_is_answered_without_the_endpoint(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, app = both(tenant.server)
+    post = {**CC_FORM, "client_id": tenant.client_id, "client_secret": tenant.client_secret}
+    for kwargs in ({"data": CC_FORM, "headers": basic(tenant)}, {"data": post}):
+        expected = app.post("/oauth/token", **kwargs)  # the endpoint's own answer
+        assert expected.status_code == 200, expected.get_data(as_text=True)
+        with monkeypatch.context() as patch:
+            refuse_endpoint(patch)
+            answered = fast.post("/oauth/token", **kwargs)
+        assert answered.status_code == 200, answered.get_data(as_text=True)
+        assert_same_token_answer(answered, expected)
+        assert list(answered.get_json()) == list(expected.get_json())  # the same JSON text
+
+
+def plain_request(tenant: Tenant, **changes: Any) -> tuple[dict[str, Any], bytes]:
+    """The environ and body of a plain client_credentials request, with ``changes``."""
+    from werkzeug.test import EnvironBuilder
+
+    kwargs: dict[str, Any] = {
+        "path": "/oauth/token",
+        "method": "POST",
+        "data": PLAIN,
+        "content_type": FORM_TYPE,
+        "headers": basic(tenant),
+    }
+    kwargs.update(changes)
+    environ = EnvironBuilder(**kwargs).get_environ()
+    return environ, environ["wsgi.input"].read()
+
+
+def declines(tenant: Tenant) -> dict[str, dict[str, Any]]:
+    secret, client_id = tenant.client_secret, tenant.client_id
+    encoded = "".join(f"%{byte:02X}" for byte in secret.encode())
+    return {
+        "a query string": {"query_string": "scope=manage"},
+        "an Origin header": {"headers": {**basic(tenant), "Origin": ORIGIN}},
+        "a NUL in a header": {"headers": {**basic(tenant), "X-Note": "a\x00b"}},
+        "a charset parameter": {"content_type": FORM_TYPE + "; charset=utf-8"},
+        "a JSON body": {"data": json.dumps(CC_FORM), "content_type": "application/json"},
+        "another field": {"data": PLAIN + "&resource=x"},
+        "a repeated field": {"data": PLAIN + "&scope=manage"},
+        "an empty field": {"data": PLAIN + "&client_id="},
+        "a percent-encoded value": {"data": "grant_type=client%5Fcredentials&scope=manage"},
+        "another scope": {"data": "grant_type=client_credentials&scope=chat"},
+        "credentials two ways": {"data": f"{PLAIN}&client_id={client_id}"},
+        "no credentials": {"headers": {}},
+        "a secret in the form that needs decoding": {
+            "headers": {},
+            "data": f"{PLAIN}&client_id={client_id}&client_secret={encoded}",
+        },
+        "Basic that is not base64": {"headers": {"Authorization": "Basic %%%"}},
+        "another scheme": {"headers": {"Authorization": "Bearer " + secret}},
+        "a wrong secret": {"headers": basic(tenant, "wrong-secret")},
+        "an unknown client": {
+            "headers": {
+                "Authorization": "Basic "
+                + base64.b64encode(f"cf_unknown:{secret}".encode()).decode()
+            }
+        },
+    }
+
+
+def test_the_shortcut_declines_whatever_is_not_plain(tenant: Tenant) -> None:
+    from authserver.views.oauth import plain_client_credentials
+
+    app = tenant.server.app
+    environ, body = plain_request(tenant)
+    Client(lane_of(tenant.server)).post("/oauth/token", data=CC_FORM, headers=basic(tenant))
+    answer = plain_client_credentials(app, environ, body)
+    assert answer is not None and answer[0] == 200  # the control: plain, and the cache warm
+    for name, changes in declines(tenant).items():
+        assert plain_client_credentials(app, *plain_request(tenant, **changes)) is None, name
+
+
+def test_the_shortcut_declines_what_this_worker_would_have_to_reload(tenant: Tenant) -> None:
+    from authserver.views.oauth import plain_client_credentials
+
+    app = tenant.server.app
+    svc = app.extensions["chatframe"]
+    fast = Client(lane_of(tenant.server))
+    assert fast.post("/oauth/token", data=CC_FORM, headers=basic(tenant)).status_code == 200
+    svc.clients.invalidate(tenant.client_id)  # due for a reload: only the endpoint reads
+    assert plain_client_credentials(app, *plain_request(tenant)) is None
+    assert fast.post("/oauth/token", data=CC_FORM, headers=basic(tenant)).status_code == 200
+    assert plain_client_credentials(app, *plain_request(tenant)) is not None
+    svc.keys.invalidate()  # the signing keys too
+    assert plain_client_credentials(app, *plain_request(tenant)) is None
+
+
+def test_a_client_fenced_by_ip_is_never_answered_by_the_shortcut(tenant: Tenant) -> None:
+    from authserver.views.oauth import plain_client_credentials
+    from tests.conftest import make_tenant
+
+    server = tenant.server
+    fenced = make_tenant(server, ips=("203.0.113.0/24",))
+    fast = Client(lane_of(server))
+    # Another client's grant loads the signing key: the shortcut needs it loaded.
+    assert fast.post("/oauth/token", data=CC_FORM, headers=basic(tenant)).status_code == 200
+    refused = fast.post("/oauth/token", data=CC_FORM, headers=basic(fenced))
+    assert refused.status_code == 401, refused.get_data(as_text=True)
+    assert plain_client_credentials(server.app, *plain_request(fenced)) is None
+    inside = plain_request(fenced, environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert plain_client_credentials(server.app, *inside) is not None
+
+
+def test_a_declined_request_reaches_the_endpoint_whole(tenant: Tenant, recorder: Recorder) -> None:
+    fast, app = both(tenant.server)
+    app = Client(recorder.inner)  # the Flask app itself, not recorded
+    for name, changes in declines(tenant).items():
+        environ, body = plain_request(tenant, **changes)
+        sent = {
+            "data": body,
+            "content_type": environ["CONTENT_TYPE"],
+            "query_string": environ["QUERY_STRING"],
+            "headers": {
+                k[5:].replace("_", "-").title(): v
+                for k, v in environ.items()
+                if k.startswith("HTTP_") and k != "HTTP_HOST"
+            },
+        }
+        answers = [c.post("/oauth/token", **sent) for c in (fast, app)]
+        if answers[1].status_code == 200:  # e.g. a field the endpoint ignores
+            assert_same_token_answer(*answers)
+        else:
+            assert answers[0].status_code == answers[1].status_code, name
+            assert answers[0].get_json() == answers[1].get_json(), name
+    # The secret the form sent percent-encoded was decoded from the body the shortcut read.
+    secret_decoded = declines(tenant)["a secret in the form that needs decoding"]
+    _, body = plain_request(tenant, **secret_decoded)
+    granted = fast.post("/oauth/token", data=body, content_type=FORM_TYPE)
+    assert granted.status_code == 200, granted.get_data(as_text=True)
+    assert recorder.paths == []  # the lane answered every one of them
+
+
 def chat_requests(
     server: LiveServer, iframe: Iframe, bot_id: str
 ) -> dict[str, Callable[[], dict[str, Any]]]:
@@ -282,7 +432,10 @@ def test_an_error_is_answered_alike_on_the_lane_and_in_the_app(
             **chat_requests(tenant.server, iframe, tenant.bots["welcome"])["granted"]()
         )
     elif where == "client_credentials":
-        monkeypatch.setattr(oauth, "plain_secret_client", broken)
+        # A worker whose cached client is due for a reload, and the reload fails.
+        clients = tenant.server.app.extensions["chatframe"].clients
+        monkeypatch.setattr(clients, "fresh", lambda _: None)
+        monkeypatch.setattr(clients, "get", broken)
         response = fast.post("/oauth/token", data=CC_FORM, headers=basic(tenant))
     else:
         monkeypatch.setattr(oauth.authorization_server, "create_token_response", broken)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from joserfc.jwk import ECKey
+
 from ..errors import InvalidScopeError
 from ..tokens import TokenIssuer
 from .base import ChatframeGrant
@@ -23,9 +25,12 @@ class ManagementClientCredentialsGrant(ChatframeGrant):
         return self.respond(management_token_response(self.issuer, self.request.client.id))
 
 
-def management_token_response(issuer: TokenIssuer, client_id: str) -> dict[str, Any]:
-    """The token response of a granted ``client_credentials`` request."""
-    token, expires_in = issuer.management_token(client_id=client_id)
+def management_token_response(
+    issuer: TokenIssuer, client_id: str, key: tuple[str, ECKey] | None = None
+) -> dict[str, Any]:
+    """The token response of a granted ``client_credentials`` request (``key``: see
+    :meth:`TokenIssuer.management_token`)."""
+    token, expires_in = issuer.management_token(client_id=client_id, key=key)
     return {
         "access_token": token,
         "token_type": "Bearer",
