@@ -353,7 +353,7 @@ def exchange(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 def redemption(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     params = form(environ)
-    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "POST", f"{ISSUER}/oauth/token")
+    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "POST", environ["floor.url"])
     if jkt is None:
         return 400, {"error": "invalid_dpop_proof"}
     raw, new = _consume(
@@ -402,7 +402,7 @@ def redemption(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 def refresh(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     params = form(environ)
-    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "POST", f"{ISSUER}/oauth/token")
+    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "POST", environ["floor.url"])
     if jkt is None or not _store.set(key("jti", _local.jti), "1", nx=True, px=245_000):
         return 400, {"error": "invalid_dpop_proof"}
     token_hash = keyed_hash(params["refresh_token"])
@@ -440,8 +440,7 @@ def chat(environ: dict[str, Any], bot: str) -> tuple[int, dict[str, Any]]:
     claims = access_claims(token) if scheme == "DPoP" else None
     if claims is None or bot not in claims["bots"]:
         return 401, {"error": "invalid_token"}
-    url = f"{ISSUER}{environ['PATH_INFO']}"
-    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "GET", url, token)
+    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "GET", environ["floor.url"], token)
     if jkt is None or jkt != claims["cnf"]["jkt"]:
         return 401, {"error": "invalid_dpop_proof"}
     if not _store.set(key("jti", _local.jti), "1", nx=True, px=245_000):
@@ -457,16 +456,207 @@ def chat(environ: dict[str, Any], bot: str) -> tuple[int, dict[str, Any]]:
     return 200, {"id": bot, "name": name}
 
 
+# -- the same work in the fewest round trips we can think of ----------------------------------
+#
+# Under /min/...: every check and write folded into one Redis script and one PostgreSQL
+# statement per workload (the chat check into one Redis script, its session and bot state
+# kept in Redis as a design with no PostgreSQL read would keep them).
+
+_EXCHANGE_MIN_LUA = _store.register_script(
+    "local a = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) "
+    "local b = redis.call('INCR', KEYS[2]) redis.call('EXPIRE', KEYS[2], ARGV[1]) "
+    "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) return {a, b}"
+)
+_CHAT_MIN_LUA = _store.register_script(
+    "if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return -1 end "
+    "local s = redis.call('HMGET', KEYS[2], 'revoked', 'exp', 'user') "
+    "if not s[2] then return 0 end "
+    "local b = redis.call('HMGET', KEYS[3], 'enabled', 'audience', 'name') "
+    "local m = redis.call('SISMEMBER', KEYS[4], s[3] or '') "
+    "return {s[1] or '', s[2], b[1] or '', b[2] or '', b[3] or '', m}"
+)
+EXCHANGE_MIN = """
+WITH a AS (
+  SELECT 1 FROM bots b
+  LEFT JOIN partner_users u ON u.customer_id = b.customer_id AND u.external_id = %(user)s
+  LEFT JOIN memberships m ON m.bot_id = b.id AND m.user_id = u.id
+  WHERE b.id = %(bot)s AND b.customer_id = %(customer)s AND b.enabled
+    AND (b.audience = 'all_users' OR m.user_id IS NOT NULL)
+), u AS (
+  INSERT INTO partner_users (id, customer_id, external_id)
+  SELECT %(uid)s, %(customer)s, %(user)s FROM a
+  ON CONFLICT (customer_id, external_id) DO UPDATE SET external_id = EXCLUDED.external_id
+  RETURNING id
+), e AS (
+  INSERT INTO security_events (type, customer_id, client_id, data)
+  SELECT 'token_exchange', %(customer)s, %(client)s, %(data)s FROM u
+)
+SELECT id FROM u
+"""
+REDEMPTION_MIN = """
+WITH a AS (
+  SELECT 1 FROM bots b LEFT JOIN memberships m ON m.bot_id = b.id AND m.user_id = %(uid)s
+  WHERE b.id = %(bot)s AND b.customer_id = %(customer)s AND b.enabled
+    AND (b.audience = 'all_users' OR m.user_id IS NOT NULL)
+), s AS (
+  INSERT INTO sessions (id, customer_id, partner_user_pk, bots, dpop_jkt, expires_at)
+  SELECT %(sid)s, %(customer)s, %(uid)s, %(bots)s, %(jkt)s, now() + interval '1 day' FROM a
+  RETURNING id
+), r AS (
+  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+  SELECT %(refresh)s, id, now() + interval '1 day' FROM s
+), e AS (
+  INSERT INTO security_events (type, customer_id, client_id, data)
+  SELECT 'code_redeemed', %(customer)s, %(client)s, %(data)s FROM s
+)
+SELECT count(*) FROM s
+"""
+REFRESH_MIN = """
+WITH old AS (
+  UPDATE refresh_tokens r SET rotated_at = now()
+  FROM sessions s
+  JOIN bots b ON b.id = %(bot)s AND b.customer_id = s.customer_id
+  LEFT JOIN memberships m ON m.bot_id = b.id AND m.user_id = s.partner_user_pk
+  WHERE r.token_hash = %(hash)s AND r.rotated_at IS NULL AND s.id = r.session_id
+    AND s.revoked_at IS NULL AND s.expires_at > now() AND s.dpop_jkt = %(jkt)s
+    AND b.enabled AND (b.audience = 'all_users' OR m.user_id IS NOT NULL)
+  RETURNING s.id, s.partner_user_pk, s.bots
+), new AS (
+  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+  SELECT %(next)s, id, now() + interval '1 day' FROM old
+), ev AS (
+  INSERT INTO security_events (type, customer_id, client_id, data)
+  SELECT 'refresh', %(customer)s, %(client)s, %(data)s FROM old
+)
+SELECT id, partner_user_pk, bots FROM old
+"""
+
+
+def exchange_min(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    params = form(environ)
+    if not client_ok(environ):
+        return 401, {"error": "invalid_client"}
+    user, bot = params["subject_token"], params["scope"].split("bot:")[1]
+    code = secrets.token_urlsafe(32)
+    uid = "pu_" + secrets.token_hex(8)
+    value = {
+        "client_id": CLIENT_ID, "origin": params["origin"], "user": uid, "bots": [bot],
+        "challenge": params["code_challenge"], "dpop_jkt": params["dpop_jkt"],
+    }  # fmt: skip
+    counts = _EXCHANGE_MIN_LUA(
+        keys=[
+            key("rl", CLIENT_ID),
+            key("rl", f"{CLIENT_ID}:{user}"),
+            key("code", keyed_hash(code)),
+        ],
+        args=[60, json.dumps(value), 300_000],
+    )
+    if max(counts) > 1_000_000:
+        return 429, {"error": "slow_down"}
+    data = json.dumps({"user": user, "bots": [bot], "ip": environ.get("REMOTE_ADDR")})
+    row = db().execute(
+        EXCHANGE_MIN,
+        {"customer": CUSTOMER, "client": CLIENT_ID, "user": user, "bot": bot, "uid": uid,
+         "data": data},
+    ).fetchone()  # fmt: skip
+    if row is None:
+        return 400, {"error": "access_denied"}
+    return 200, {"access_token": code, "issued_token_type": "urn:chatframe:embed-code",
+                 "token_type": "N_A", "expires_in": 300}  # fmt: skip
+
+
+def redemption_min(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    params = form(environ)
+    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "POST", environ["floor.url"])
+    if jkt is None:
+        return 400, {"error": "invalid_dpop_proof"}
+    raw, new = _consume(
+        keys=[key("code", keyed_hash(params["code"])), key("jti", _local.jti)],
+        args=[(LEEWAY * 2 + 5) * 1000],
+    )
+    if raw is None or not new:
+        return 400, {"error": "invalid_grant"}
+    code = json.loads(raw)
+    challenge = b64url(hashlib.sha256(params["code_verifier"].encode()).digest())
+    if (
+        code["origin"] != params["origin"]
+        or code["dpop_jkt"] != jkt
+        or not hmac.compare_digest(challenge, code["challenge"])
+    ):
+        return 400, {"error": "invalid_grant"}
+    session_id = "ses_" + secrets.token_hex(12)
+    refresh_token = secrets.token_urlsafe(32)
+    (made,) = db().execute(
+        REDEMPTION_MIN,
+        {"sid": session_id, "customer": CUSTOMER, "uid": code["user"], "bot": code["bots"][0],
+         "bots": json.dumps(code["bots"]), "jkt": jkt, "refresh": keyed_hash(refresh_token),
+         "client": CLIENT_ID, "data": json.dumps({"session": session_id})},
+    ).fetchone()  # fmt: skip
+    if not made:
+        return 400, {"error": "invalid_grant"}
+    body = token_pair(session_id, code["user"], code["bots"], jkt)
+    body["refresh_token"] = refresh_token
+    return 200, body
+
+
+def refresh_min(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    params = form(environ)
+    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "POST", environ["floor.url"])
+    if jkt is None or not _store.set(key("jti", _local.jti), "1", nx=True, px=245_000):
+        return 400, {"error": "invalid_dpop_proof"}
+    successor = secrets.token_urlsafe(32)
+    row = db().execute(
+        REFRESH_MIN,
+        {"hash": keyed_hash(params["refresh_token"]), "next": keyed_hash(successor), "bot": BOT,
+         "jkt": jkt, "customer": CUSTOMER, "client": CLIENT_ID, "data": "{}"},
+    ).fetchone()  # fmt: skip
+    if row is None:
+        return 400, {"error": "invalid_grant"}
+    sid, uid, bots = row
+    body = token_pair(sid, uid, bots, jkt)
+    body["refresh_token"] = successor
+    return 200, body
+
+
+def chat_min(environ: dict[str, Any], bot: str) -> tuple[int, dict[str, Any]]:
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    claims = access_claims(token) if scheme == "DPoP" else None
+    if claims is None or bot not in claims["bots"]:
+        return 401, {"error": "invalid_token"}
+    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "GET", environ["floor.url"], token)
+    if jkt is None or jkt != claims["cnf"]["jkt"]:
+        return 401, {"error": "invalid_dpop_proof"}
+    found = _CHAT_MIN_LUA(
+        keys=[key("jti", _local.jti), key("session", claims["sid"]), key("bot", bot),
+              key("members", bot)],
+        args=[245_000],
+    )  # fmt: skip
+    if found == -1:
+        return 401, {"error": "invalid_dpop_proof"}
+    if found == 0:
+        return 401, {"error": "invalid_token"}
+    revoked, expires, enabled, audience, name, member = found
+    if revoked or float(expires) <= time.time():
+        return 401, {"error": "invalid_token"}
+    if enabled != b"1" or (audience != b"all_users" and not member):
+        return 403, {"error": "insufficient_scope"}
+    return 200, {"id": bot, "name": name.decode()}
+
+
 def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     path = environ["PATH_INFO"]
+    environ["floor.url"] = ISSUER + path
+    fewest = path.startswith("/min/")
+    if fewest:
+        path = path[4:]
     if path == "/healthz":
         status, body = 200, {"status": "ok"}
     elif path == "/oauth/token":
         grant = form_peek(environ)
-        handler = GRANTS.get(grant)
+        handler = (FEWEST if fewest else GRANTS).get(grant)
         status, body = handler(environ) if handler else (400, {"error": "unsupported_grant_type"})
     elif path.startswith("/chat/api/bots/"):
-        status, body = chat(environ, path.rsplit("/", 1)[1])
+        status, body = (chat_min if fewest else chat)(environ, path.rsplit("/", 1)[1])
     else:
         status, body = 404, {"error": "not_found"}
     data = json.dumps(body).encode()
@@ -511,4 +701,10 @@ GRANTS: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
     "exchange": exchange,
     "code": redemption,
     "refresh": refresh,
+}
+FEWEST: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
+    "cc": client_credentials,
+    "exchange": exchange_min,
+    "code": redemption_min,
+    "refresh": refresh_min,
 }
