@@ -50,7 +50,24 @@ def normalize_htu(url: str) -> str:
     """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3).
 
     Raises DPoPProofError for a URL that cannot be read (a port out of range, a broken host).
+    Each proof names one of a few URLs and each request is checked against its own, so a
+    URL up to ``_REMEMBERED_HTU`` characters is read once per worker (at most 1,024 kept);
+    a longer one every time, so no sender can fill the cache with long strings.
     """
+    if len(url) <= _REMEMBERED_HTU:
+        return _remembered_htu(url)
+    return _normalized_htu(url)
+
+
+_REMEMBERED_HTU = 512
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered_htu(url: str) -> str:
+    return _normalized_htu(url)
+
+
+def _normalized_htu(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port

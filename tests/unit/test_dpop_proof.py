@@ -173,3 +173,34 @@ def test_a_refused_header_is_refused_every_time() -> None:
     for _ in range(2):
         with pytest.raises(DPoPProofError, match="typ must be 'dpop\\+jwt'"):
             _verify(proof)
+
+
+def test_htu_forms_that_name_the_same_url_match_and_others_do_not() -> None:
+    from authserver.oauth.dpop import normalize_htu
+
+    url = "https://chat.example.com/chat/api/bots/bot_x"
+    for same in (url, "HTTPS://Chat.Example.com:443/chat/api/bots/bot_x", url + "?q=1#f"):
+        assert normalize_htu(same) == url
+        assert normalize_htu(same) == url  # the remembered answer is the same answer
+    for other in ("http://chat.example.com/chat/api/bots/bot_x", url + "/", url[:-1] + "y"):
+        assert normalize_htu(other) != url
+    long_url = url + "/" + "a" * 600  # read every time: never kept
+    assert normalize_htu(long_url) == long_url
+
+
+def test_an_unreadable_htu_is_refused_every_time() -> None:
+    from authserver.oauth.dpop import normalize_htu
+
+    for _ in range(2):  # a refusal is not remembered as an answer
+        with pytest.raises(DPoPProofError):
+            normalize_htu("https://chat.example.com:99999/x")
+
+
+def test_only_short_htus_are_kept() -> None:
+    from authserver.oauth import dpop
+
+    before = dpop._remembered_htu.cache_info().currsize
+    dpop.normalize_htu("https://chat.example.com/" + secrets.token_urlsafe(600))
+    assert dpop._remembered_htu.cache_info().currsize == before
+    dpop.normalize_htu("https://chat.example.com/" + secrets.token_urlsafe(16))
+    assert dpop._remembered_htu.cache_info().currsize == before + 1
