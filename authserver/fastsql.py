@@ -24,6 +24,7 @@ a broken connection is never handed back to the pool.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -306,9 +307,7 @@ def _one_statement(bound: list[tuple[_Compiled, Any]]) -> tuple[str, dict[str, A
     inserted beside it)."""
     if len(bound) == 1:
         return bound[0][0].sql, bound[0][1]
-    parts, args = _numbered(bound)
-    ctes = ", ".join(f"s{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
-    return f"WITH {ctes} {parts[-1]}", args
+    return _joined(tuple(compiled.sql for compiled, _ in bound)), _numbered_args(bound)
 
 
 def _conditional(bound: list[tuple[_Compiled, Any]]) -> tuple[str, dict[str, Any]]:
@@ -319,23 +318,44 @@ def _conditional(bound: list[tuple[_Compiled, Any]]) -> tuple[str, dict[str, Any
     the main query reads it); the first returns a row per row it wrote, and each later
     ``INSERT ... VALUES (...)`` becomes ``INSERT ... SELECT ... WHERE EXISTS`` such a row.
     """
-    parts, args = _numbered(bound)
+    sqls = tuple(compiled.sql for compiled, _ in bound)
+    return _joined_conditionally(sqls), _numbered_args(bound)
+
+
+# The joined statements depend only on the steps' compiled SQL, a handful of shapes per
+# process: each is built once (the values are always bound parameters, never part of it).
+
+
+@functools.lru_cache(maxsize=256)
+def _joined(sqls: tuple[str, ...]) -> str:
+    parts = _numbered(sqls)
+    ctes = ", ".join(f"s{i} AS ({sql})" for i, sql in enumerate(parts[:-1]))
+    return f"WITH {ctes} {parts[-1]}"
+
+
+@functools.lru_cache(maxsize=256)
+def _joined_conditionally(sqls: tuple[str, ...]) -> str:
+    parts = _numbered(sqls)
     if " RETURNING " in parts[0]:
         raise ValueError("the conditional first step must not have a RETURNING clause")
     steps = [f"s0 AS ({parts[0]} RETURNING 1)"]
     steps += [f"s{i} AS ({_only_if_s0(sql)})" for i, sql in enumerate(parts) if i > 0]
     # Only compiled statements are joined here: every value stays a bound parameter.
-    return f"WITH {', '.join(steps)} SELECT count(*) FROM s0", args  # noqa: S608
+    return f"WITH {', '.join(steps)} SELECT count(*) FROM s0"  # noqa: S608
 
 
-def _numbered(bound: list[tuple[_Compiled, Any]]) -> tuple[list[str], dict[str, Any]]:
-    """Each step's SQL with its parameters renamed ``s<i>_<name>``, and all the arguments."""
-    parts: list[str] = []
+def _numbered(sqls: tuple[str, ...]) -> list[str]:
+    """Each step's SQL with its parameters renamed ``s<i>_<name>``."""
+    return [_NAMED.sub(rf"%(s{i}_\1)s", sql) for i, sql in enumerate(sqls)]
+
+
+def _numbered_args(bound: list[tuple[_Compiled, Any]]) -> dict[str, Any]:
+    """All the steps' arguments, each renamed as :func:`_numbered` renames its parameter."""
     args: dict[str, Any] = {}
-    for i, (compiled, values) in enumerate(bound):
-        parts.append(_NAMED.sub(rf"%(s{i}_\1)s", compiled.sql))
-        args.update({f"s{i}_{name}": value for name, value in values.items()})
-    return parts, args
+    for i, (_, values) in enumerate(bound):
+        prefix = f"s{i}_"
+        args.update({prefix + name: value for name, value in values.items()})
+    return args
 
 
 def _only_if_s0(sql: str) -> str:

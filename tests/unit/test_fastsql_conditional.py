@@ -51,3 +51,21 @@ def test_steps_it_cannot_make_conditional_are_refused() -> None:
     )
     with pytest.raises(ValueError, match="RETURNING"):
         fastsql._conditional([(returning_first, args), (compiled, args)])
+
+
+def test_each_shape_is_joined_once_and_values_never_join_it() -> None:
+    dialect = psycopg.dialect()
+
+    def bound(user: str, key: str) -> list[tuple[fastsql._Compiled, dict[str, object]]]:
+        entry = {"kind": "code", "key": key, "value": "{}", "counter": None, "expires_at": 1.0}
+        steps = (new_partner_user("cus_1", user)[1], (_PUT, entry))
+        return [prepared.bound(dialect, params) for prepared, params in steps]
+
+    first = fastsql._conditional(bound("alice", "k1"))
+    again = fastsql._conditional(bound("x'); DROP TABLE t; --", "k2"))
+    assert again[0] is first[0]  # the same statement text, built once for this shape
+    assert again[1]["s0_partner_user_id"] == "x'); DROP TABLE t; --"
+    assert again[1]["s1_key"] == "k2" and "DROP" not in again[0]
+    plain = fastsql._one_statement(bound("bob", "k3"))
+    assert plain[0].startswith("WITH s0 AS (INSERT INTO partner_users ")
+    assert plain[1]["s0_partner_user_id"] == "bob" and plain[1]["s1_key"] == "k3"
