@@ -16,6 +16,8 @@ from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request
 
+from .errors import InvalidRequestError
+
 # Every form parameter an OAuth endpoint of Chatframe reads. Others are ignored (RFC 6749 §3.2),
 # repeated or not: RFC 8707 ``resource`` and RFC 8693 ``audience`` may even be repeated.
 KNOWN_PARAMETERS = frozenset(
@@ -83,16 +85,12 @@ class ChatframeRequest(OAuth2Request):
 
     def param(self, name: str) -> str | None:
         """One form parameter; refuses repeats, as RFC 6749 §3.2 requires."""
-        from .errors import InvalidRequestError
-
         values = self._form.getlist(name)
         if len(values) > 1:
             raise InvalidRequestError(f"The parameter '{name}' was sent more than once.")
         return values[0] if values else None
 
     def require(self, name: str) -> str:
-        from .errors import InvalidRequestError
-
         value = self.param(name)
         if not value:
             raise InvalidRequestError(f"The '{name}' parameter is required.")
