@@ -84,7 +84,8 @@ class FastLane:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self._shortcuts:
-            found = self._shortcuts.get((environ.get("REQUEST_METHOD", ""), environ["PATH_INFO"]))
+            key = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+            found = self._shortcuts.get(key)
             if found is not None:
                 answered = _shortcut(*found, environ, start_response)
                 if answered is not None:
