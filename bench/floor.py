@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,18 +30,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import wrk
 from .peer import Peer
-from .prepare import FORM, DpopSigner, b64url, basic_auth, line
-from .run import EMPTY_ROUTE, Bench, env_number, write_json
-from .server import PG_ADMIN_URL, REDIS_URL, Chatframe, free_port
+from .prepare import FORM, DpopSigner, b64url, basic_auth, chat_lines, line
+from .run import EMPTY_ROUTE, TARGETS, Bench, env_number, write_json
+from .server import PG_ADMIN_URL, REDIS_URL, Chatframe, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {
-    "client_credentials": 1.0,
-    "token_exchange": 0.6,
-    "redemption": 0.35,
-    "refresh": 0.35,
-    "chat_token_check": 1.0,
-}
 SCHEMA = """
 CREATE TABLE bots (id text PRIMARY KEY, customer_id text NOT NULL, name text NOT NULL,
                    enabled boolean NOT NULL, audience text NOT NULL);
@@ -157,12 +149,7 @@ class Floor:
         raise SystemExit("bench: the floor app did not answer within 60 s")
 
     def destroy(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
         with psycopg.connect(self._admin_dsn(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         keys = list(self.redis.scan_iter(match=f"{self.prefix}*", count=1000))
@@ -328,14 +315,7 @@ class Floor:
             )
             signature = b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
             tokens.append(f"{header}.{payload}.{signature}")
-        lines = []
-        for i in range(count):
-            token = tokens[i % len(tokens)]
-            proof = self.dpop.proof("GET", self.chat_url, access_token=token)
-            lines.append(
-                line("GET", self.chat_url, "", [f"Authorization: DPoP {token}", f"DPoP: {proof}"])
-            )
-        return lines
+        return chat_lines(self.dpop, self.chat_url, tokens, count)
 
 
 def floor_workloads(bench: Bench, floor: Floor) -> dict[str, wrk.Measure]:

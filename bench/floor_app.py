@@ -351,17 +351,24 @@ def exchange(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     }
 
 
-def redemption(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+Answer = tuple[int, dict[str, Any]]
+
+
+def spent_code(
+    environ: dict[str, Any],
+) -> tuple[dict[str, Any], str, None] | tuple[None, None, Answer]:
+    """The proof checked and the code spent with its jti (one script): (code, jkt, None), or
+    (None, None, the refusal)."""
     params = form(environ)
     jkt = proof_checked(environ.get("HTTP_DPOP", ""), "POST", environ["floor.url"])
     if jkt is None:
-        return 400, {"error": "invalid_dpop_proof"}
+        return None, None, (400, {"error": "invalid_dpop_proof"})
     raw, new = _consume(
         keys=[key("code", keyed_hash(params["code"])), key("jti", _local.jti)],
         args=[(LEEWAY * 2 + 5) * 1000],
     )
     if raw is None or not new:
-        return 400, {"error": "invalid_grant"}
+        return None, None, (400, {"error": "invalid_grant"})
     code = json.loads(raw)
     challenge = b64url(hashlib.sha256(params["code_verifier"].encode()).digest())
     if (
@@ -369,7 +376,15 @@ def redemption(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         or code["dpop_jkt"] != jkt
         or not hmac.compare_digest(challenge, code["challenge"])
     ):
-        return 400, {"error": "invalid_grant"}
+        return None, None, (400, {"error": "invalid_grant"})
+    return code, jkt, None
+
+
+def redemption(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    code, jkt, refused = spent_code(environ)
+    if refused is not None:
+        return refused
+    assert code is not None and jkt is not None
     bot = code["bots"][0]
     conn = db()
     row = conn.execute(
@@ -435,14 +450,23 @@ def refresh(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return 200, body
 
 
-def chat(environ: dict[str, Any], bot: str) -> tuple[int, dict[str, Any]]:
+def chat_claims(environ: dict[str, Any], bot: str) -> tuple[dict[str, Any] | None, Answer | None]:
+    """The access token's claims once it and its proof check out (the jti not yet written)."""
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     claims = access_claims(token) if scheme == "DPoP" else None
     if claims is None or bot not in claims["bots"]:
-        return 401, {"error": "invalid_token"}
+        return None, (401, {"error": "invalid_token"})
     jkt = proof_checked(environ.get("HTTP_DPOP", ""), "GET", environ["floor.url"], token)
     if jkt is None or jkt != claims["cnf"]["jkt"]:
-        return 401, {"error": "invalid_dpop_proof"}
+        return None, (401, {"error": "invalid_dpop_proof"})
+    return claims, None
+
+
+def chat(environ: dict[str, Any], bot: str) -> tuple[int, dict[str, Any]]:
+    claims, refused = chat_claims(environ, bot)
+    if refused is not None:
+        return refused
+    assert claims is not None
     if not _store.set(key("jti", _local.jti), "1", nx=True, px=245_000):
         return 401, {"error": "invalid_dpop_proof"}
     row = db().execute(CHAT_READ, {"bot": bot, "sid": claims["sid"]}).fetchone()
@@ -566,24 +590,10 @@ def exchange_min(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def redemption_min(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    params = form(environ)
-    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "POST", environ["floor.url"])
-    if jkt is None:
-        return 400, {"error": "invalid_dpop_proof"}
-    raw, new = _consume(
-        keys=[key("code", keyed_hash(params["code"])), key("jti", _local.jti)],
-        args=[(LEEWAY * 2 + 5) * 1000],
-    )
-    if raw is None or not new:
-        return 400, {"error": "invalid_grant"}
-    code = json.loads(raw)
-    challenge = b64url(hashlib.sha256(params["code_verifier"].encode()).digest())
-    if (
-        code["origin"] != params["origin"]
-        or code["dpop_jkt"] != jkt
-        or not hmac.compare_digest(challenge, code["challenge"])
-    ):
-        return 400, {"error": "invalid_grant"}
+    code, jkt, refused = spent_code(environ)
+    if refused is not None:
+        return refused
+    assert code is not None and jkt is not None
     session_id = "ses_" + secrets.token_hex(12)
     refresh_token = secrets.token_urlsafe(32)
     (made,) = db().execute(
@@ -619,13 +629,10 @@ def refresh_min(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def chat_min(environ: dict[str, Any], bot: str) -> tuple[int, dict[str, Any]]:
-    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    claims = access_claims(token) if scheme == "DPoP" else None
-    if claims is None or bot not in claims["bots"]:
-        return 401, {"error": "invalid_token"}
-    jkt = proof_checked(environ.get("HTTP_DPOP", ""), "GET", environ["floor.url"], token)
-    if jkt is None or jkt != claims["cnf"]["jkt"]:
-        return 401, {"error": "invalid_dpop_proof"}
+    claims, refused = chat_claims(environ, bot)
+    if refused is not None:
+        return refused
+    assert claims is not None
     found = _CHAT_MIN_LUA(
         keys=[key("jti", _local.jti), key("session", claims["sid"]), key("bot", bot),
               key("members", bot)],

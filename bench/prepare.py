@@ -72,6 +72,16 @@ class DpopSigner:
         return f"{self._header}.{payload}.{signature}"
 
 
+def chat_lines(dpop: DpopSigner, url: str, access_tokens: list[str], count: int) -> list[str]:
+    """``count`` GETs of ``url``, spread over ``access_tokens``, each with its own proof."""
+    lines = []
+    for i in range(count):
+        token = access_tokens[i % len(access_tokens)]
+        proof = dpop.proof("GET", url, access_token=token)
+        lines.append(line("GET", url, "", [f"Authorization: DPoP {token}", f"DPoP: {proof}"]))
+    return lines
+
+
 @dataclass
 class Tenant:
     """What the bench seeded in one Chatframe: a client, an ``all_users`` bot, an iframe origin."""
@@ -175,14 +185,7 @@ class Tenant:
 
     def chat_lines(self, access_tokens: list[str], count: int) -> list[str]:
         """``count`` chat reads, spread over the given sessions' tokens, each with its own proof."""
-        lines = []
-        for i in range(count):
-            token = access_tokens[i % len(access_tokens)]
-            proof = self.dpop.proof("GET", self.chat_url, access_token=token)
-            lines.append(
-                line("GET", self.chat_url, "", [f"Authorization: DPoP {token}", f"DPoP: {proof}"])
-            )
-        return lines
+        return chat_lines(self.dpop, self.chat_url, access_tokens, count)
 
     # -- preparing codes and sessions with a plain client (before the clock) ------------
 

@@ -120,13 +120,7 @@ class Chatframe:
         return {pid: rss for pid, rss in _descendants_rss(self.process.pid).items()}
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def destroy(self) -> None:
@@ -148,6 +142,17 @@ class Chatframe:
                 client.delete(*keys[i : i + 1000])
             client.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM a server still running, and wait for it (killed after 30 s)."""
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _children() -> dict[int, list[int]]:
