@@ -184,9 +184,13 @@ FORM_OPS = st.lists(st.sampled_from(["drop", "dup", "extra", "empty"]), max_size
 
 
 def form_mutations(
-    draw: Draw, pairs: list[tuple[str, str | bytes]]
+    draw: Draw, pairs: list[tuple[str, str | bytes]], ignored: tuple[str, ...] = IGNORED_NAMES
 ) -> tuple[list[tuple[str, str | bytes]], bool]:
-    """Drop, duplicate, empty or add parameters; returns (pairs, untouched)."""
+    """Drop, duplicate, empty or add parameters; returns (pairs, untouched).
+
+    ``ignored``: the names this request's endpoint ignores (an extra one leaves it untouched).
+    A form whose changes cancelled out (a duplicate added, then dropped) is untouched.
+    """
     out = list(pairs)
     untouched = True
     for op in draw(FORM_OPS):
@@ -200,7 +204,7 @@ def form_mutations(
             value = draw(junk_text)
             out.insert(i, (out[i][0], value))
             # RFC 6749 §3.1: a parameter sent without a value counts as omitted, not repeated.
-            untouched = untouched and (out[i][0] in IGNORED_NAMES or value == "")
+            untouched = untouched and (out[i][0] in ignored or value == "")
         elif op == "empty":
             out[i] = (out[i][0], "")
             untouched = False
@@ -212,7 +216,9 @@ def form_mutations(
             # resource or audience), so only a repeated or NUL-named one spoils the request;
             # §3.1: one without a value counts as omitted.
             empty = value == "" and "\x00" not in name
-            untouched = untouched and (name in IGNORED_NAMES or empty)
+            untouched = untouched and (name in ignored or empty)
+    if not untouched and sorted(map(repr, out)) == sorted(map(repr, pairs)):
+        untouched = True  # the same parameters as before, in another order at most
     return out, untouched
 
 

@@ -15,6 +15,7 @@ from tests.fuzz.conftest import ORIGIN, Request, World
 from tests.fuzz.strategies import (
     FLAG,
     FORM_CONTENT_TYPES,
+    IGNORED_NAMES,
     SMALL,
     Draw,
     basic_auth,
@@ -74,7 +75,9 @@ def client_auth(
 
 def token_request(draw: Draw, pairs: Pairs, headers: Headers, ok: bool, label: str) -> Request:
     """POST the form (sometimes with another method, content type or an odd header)."""
-    pairs, untouched = form_mutations(draw, pairs)
+    # A code redemption and a refresh take no scope: an extra one is ignored (RFC 6749 §3.2).
+    takes_no_scope = label in ("token: authorization_code", "token: refresh_token")
+    pairs, untouched = form_mutations(draw, pairs, IGNORED_NAMES + ("scope",) * takes_no_scope)
     content_type = choose(draw, FORM_CONTENT_TYPES)
     if content_type:
         headers = [*headers, ("Content-Type", content_type)]
