@@ -163,10 +163,10 @@ class ClientCache:
         """The client, from the cache if it was loaded less than ``ttl`` seconds ago."""
         if not valid_client_id(client_id):
             return None
+        cached = self.fresh(client_id)
+        if cached is not None:
+            return cached
         now = time.monotonic()
-        entry = self._entries.get(client_id)
-        if entry is not None and now - entry[0] < self.ttl:
-            return entry[1]
         # On the driver: a reload leaves no transaction open behind it (the grants' writes
         # that follow then stay one round trip each).
         row = _LOAD.first(client_id=client_id)

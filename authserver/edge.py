@@ -72,11 +72,7 @@ def malformed(req: Request) -> str | None:
     query = environ.get("QUERY_STRING", "")
     if ("\x00" in query or "%00" in query) and _has_nul(req.args.items(multi=True)):
         return "A query parameter contains a NUL character."
-    if any(
-        "\x00" in value
-        for key, value in environ.items()
-        if key.startswith("HTTP_") or key in _HEADER_KEYS
-    ):
+    if header_has_nul(environ):
         return "A request header contains a NUL character."
     problem = _basic_credentials_problem(environ.get("HTTP_AUTHORIZATION", ""))
     if problem:
@@ -84,6 +80,15 @@ def malformed(req: Request) -> str | None:
     if req.mimetype in _FORMS and _has_nul(req.form.items(multi=True)):
         return "A form field contains a NUL character."
     return None
+
+
+def header_has_nul(environ: dict[str, Any]) -> bool:
+    """Whether a request header's value (as the WSGI environ holds it) contains a NUL."""
+    return any(
+        "\x00" in value
+        for key, value in environ.items()
+        if key.startswith("HTTP_") or key in _HEADER_KEYS
+    )
 
 
 def add_security_headers(response: Response) -> Response:

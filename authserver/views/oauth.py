@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request
 
 from .. import metrics, outages
 from ..client_cache import secret_matches
-from ..edge import SECURITY_HEADERS
+from ..edge import SECURITY_HEADERS, header_has_nul
 from ..fastlane import FastLane
 from ..oauth.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from ..oauth.grants.client_credentials import management_token_response
@@ -147,7 +147,7 @@ def plain_client_credentials(
         return None
     if form.get("scope") != "manage":
         return None
-    if any("\x00" in value for key, value in environ.items() if key.startswith("HTTP_")):
+    if header_has_nul(environ):
         return None
     credentials = _plain_credentials(environ.get("HTTP_AUTHORIZATION"), form)
     if credentials is None:

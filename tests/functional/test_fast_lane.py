@@ -117,6 +117,10 @@ def test_a_plain_client_credentials_request_is_answered_without_the_endpoint(
         assert answered.status_code == 200, answered.get_data(as_text=True)
         assert_same_token_answer(answered, expected)
         assert list(answered.get_json()) == list(expected.get_json())  # the same JSON text
+        # DESIGN.md (d): a JWT for the management API, valid 10 minutes.
+        issued = claims(answered.get_json()["access_token"])
+        assert issued["aud"] == f"{tenant.server.url}/api" and issued["scope"] == "manage"
+        assert issued["exp"] - issued["iat"] == answered.get_json()["expires_in"] == 600
 
 
 def plain_request(tenant: Tenant, **changes: Any) -> tuple[dict[str, Any], bytes]:
@@ -211,7 +215,7 @@ def test_a_client_fenced_by_ip_is_never_answered_by_the_shortcut(tenant: Tenant)
 
 
 def test_a_declined_request_reaches_the_endpoint_whole(tenant: Tenant, recorder: Recorder) -> None:
-    fast, app = both(tenant.server)
+    fast = Client(lane_of(tenant.server))
     app = Client(recorder.inner)  # the Flask app itself, not recorded
     for name, changes in declines(tenant).items():
         environ, body = plain_request(tenant, **changes)
