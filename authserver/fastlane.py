@@ -11,11 +11,17 @@ The answers are the app's: the same edge checks, headers, body, metrics, 503 on 
 and 500 with an incident id. A lane hands the app only what it takes before reading anything:
 a body the app would refuse as too large or cannot size (chunked), or a path it does not own.
 
-A shortcut goes further, for one request shape so common and so simple that even a lane's
-request object, app context and Authlib's endpoint cost more than its work: a plain, granted
-``client_credentials`` request (``authserver.views.oauth.plain_client_credentials``). It sees
-the raw environ and the body, answers from memory alone (no database, no Redis) or declines,
-and whatever it declines goes down the lane as if it had never looked.
+A shortcut goes further, for a request shape so common that a lane's werkzeug request and
+response cost a good part of its work. It sees the raw environ and the body, and answers or
+declines; whatever it declines goes down the lane as if it had never looked, so it declines
+only before it has changed anything. There are two:
+
+- a plain, granted ``client_credentials`` request (``authserver.views.oauth.
+  plain_client_credentials``), answered from memory alone (no database, no Redis);
+- the chat API's ``GET /chat/api/bots/<id>`` with a DPoP token and nothing unusual
+  (``chatapp.api.bot_answer_shortcut``): the same token check as the lane, which records the
+  proof's ``jti``, so once the check has started it answers everything itself, refusals,
+  outages and errors included, with the lane's own status, headers and body.
 
 Flask's ``before_request``/``after_request`` hooks do not run here: an app-wide hook added to
 the app must get its equivalent in ``FastLane._serve`` (``test_fast_lane.py`` compares the
@@ -45,10 +51,11 @@ log = logging.getLogger("chatframe")
 # A lane handler: the request (and the path's parameters) in, the response out.
 Handler = Callable[..., Response]
 StartResponse = Callable[..., Any]
-# A shortcut: the environ and the request body in; (status, headers, body) out, or None to
-# decline (the request then takes its lane). It must not read the environ's wsgi.input.
+# A shortcut: the environ, the request body and the path's parameters in; (status, headers,
+# body) out, or None to decline (the request then takes its lane). It must not read the
+# environ's wsgi.input, and must not decline once it has changed anything.
 Answer = tuple[int, list[tuple[str, str]], bytes]
-Shortcut = Callable[[dict[str, Any], bytes], Answer | None]
+Shortcut = Callable[..., Answer | None]
 SHORTCUT_MAX_BODY = 1024  # bytes: a shortcut's requests are small; anything larger takes the lane
 
 
@@ -72,24 +79,28 @@ class FastLane:
         self.app = app
         self.wsgi_app = wsgi_app
         self._lanes: dict[str, list[Lane]] = {}
-        self._shortcuts: dict[tuple[str, str], tuple[str, Shortcut]] = {}
+        self._shortcuts: dict[str, list[tuple[re.Pattern[str], str, Shortcut]]] = {}
 
     def add(self, method: str, path: str, rule: str, handler: Handler) -> None:
         """Serve ``method`` requests whose PATH_INFO fully matches the regex ``path``."""
         self._lanes.setdefault(method, []).append(Lane(re.compile(path), rule, handler))
 
     def add_shortcut(self, method: str, path: str, rule: str, shortcut: Shortcut) -> None:
-        """Offer ``method`` requests to exactly ``path`` to ``shortcut`` before their lane."""
-        self._shortcuts[(method, path)] = (rule, shortcut)
+        """Offer ``method`` requests whose PATH_INFO fully matches the regex ``path`` to
+        ``shortcut`` (with the path's named groups as keyword arguments) before their lane."""
+        self._shortcuts.setdefault(method, []).append((re.compile(path), rule, shortcut))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if self._shortcuts:
-            key = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
-            found = self._shortcuts.get(key)
-            if found is not None:
-                answered = _shortcut(*found, environ, start_response)
-                if answered is not None:
-                    return answered
+        shortcuts = self._shortcuts.get(environ.get("REQUEST_METHOD", ""))
+        if shortcuts:
+            path = environ.get("PATH_INFO", "")
+            for pattern, rule, shortcut in shortcuts:
+                match = pattern.fullmatch(path)
+                if match is not None:
+                    answered = _shortcut(rule, shortcut, match.groupdict(), environ, start_response)
+                    if answered is not None:
+                        return answered
+                    break
         lanes = self._lanes.get(environ.get("REQUEST_METHOD", ""))
         if lanes:
             path = environ.get("PATH_INFO", "")
@@ -124,25 +135,31 @@ class FastLane:
 
 
 def _shortcut(
-    rule: str, shortcut: Shortcut, environ: dict[str, Any], start_response: StartResponse
+    rule: str,
+    shortcut: Shortcut,
+    params: dict[str, str],
+    environ: dict[str, Any],
+    start_response: StartResponse,
 ) -> Iterable[bytes] | None:
     """The shortcut's answer, or None with the environ as it was (its body put back)."""
     started = time.perf_counter()
-    length = environ.get("CONTENT_LENGTH") or ""
+    length = environ.get("CONTENT_LENGTH") or "0"
     if "HTTP_TRANSFER_ENCODING" in environ or not length.isdigit():
         return None
     size = int(length)
     if size > SHORTCUT_MAX_BODY:
         return None
-    body = environ["wsgi.input"].read(size)
+    body = environ["wsgi.input"].read(size) if size else b""
     try:
-        answer = shortcut(environ, body)
+        answer = shortcut(environ, body, **params)
     except Exception:
-        # It reads nothing but memory, so this is a bug: say so, and let the lane answer.
+        # A shortcut answers its own errors once it has changed anything, so this one raised
+        # before it did: a bug. Say so, and let the lane answer.
         log.exception("the %s shortcut failed; the request takes its lane", rule)
         answer = None
     if answer is None:
-        environ["wsgi.input"] = io.BytesIO(body)
+        if size:
+            environ["wsgi.input"] = io.BytesIO(body)
         return None
     status, headers, data = answer
     headers.append(("Content-Length", str(len(data))))
@@ -157,6 +174,40 @@ def _body_fits(environ: dict[str, Any]) -> bool:
         return False
     length = environ.get("CONTENT_LENGTH") or "0"
     return length.isdigit() and int(length) <= edge.MAX_BODY
+
+
+def json_answer(
+    app: Flask, status: int, data: dict[str, Any], headers: Iterable[tuple[str, str]] = ()
+) -> Answer:
+    """A shortcut's JSON answer, as the lane would send it: ``jsonify``'s body, then
+    ``headers``, ``Cache-Control: no-store`` and the security headers."""
+    compact = getattr(app.json, "compact", None)
+    pretty = (compact is None and app.debug) or compact is False  # as jsonify decides
+    layout: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
+    body = app.json.dumps(data, **layout) + "\n"
+    return (
+        status,
+        [
+            ("Content-Type", "application/json"),
+            *headers,
+            ("Cache-Control", "no-store"),
+            *((name, value) for _, name, value in edge.SECURITY_HEADERS),
+        ],
+        body.encode(),
+    )
+
+
+def answer_of(response: Response) -> Answer:
+    """A response built by the lane's own functions, as a shortcut's answer."""
+    edge.add_security_headers(response)
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+    return response.status_code, headers, response.get_data()
+
+
+def error_answer(exc: Exception, environ: dict[str, Any]) -> Answer:
+    """A lane's answer to an exception (503 for a store outage, else 500), for a shortcut
+    that has changed something and so can no longer hand the request on. In an app context."""
+    return answer_of(_error_response(exc, LaneRequest(environ)))
 
 
 def _error_response(exc: Exception, request: Request) -> Response:

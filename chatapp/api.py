@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from sqlalchemy import Row, and_, or_, select
 from werkzeug.wrappers import Request
 
+from authserver.edge import header_has_nul
 from authserver.extensions import db
-from authserver.fastlane import FastLane
+from authserver.fastlane import Answer, FastLane, error_answer, json_answer
 from authserver.models import Bot, utcnow
 
 from . import faq
-from .auth import ChatAuthError, ChatCaller, authenticate
+from .auth import ChatAuthError, ChatCaller, EnvironRequest, authenticate
 from .models import Conversation, Message
 
 bp = Blueprint("chat_api", __name__, url_prefix="/chat/api")
@@ -36,7 +38,11 @@ class ChatRequestError(Exception):
 
 @bp.errorhandler(ChatAuthError)
 def _auth_error(exc: ChatAuthError) -> tuple[Response, int, dict[str, str]]:
-    return jsonify(error=exc.error, error_description=exc.description), exc.status, exc.headers()
+    return jsonify(**_refusal(exc)), exc.status, exc.headers()
+
+
+def _refusal(exc: ChatAuthError) -> dict[str, str]:
+    return {"error": exc.error, "error_description": exc.description}
 
 
 @bp.errorhandler(ChatRequestError)
@@ -104,10 +110,7 @@ def bot_answer(req: Request, bot_id: str) -> Response:
     """The bot's display fields, after the chat token check; on the fast lane
     (``authserver.fastlane``) and in :func:`get_bot` alike."""
     try:
-        bot = authenticate(req, bot_id=bot_id).require_bot(bot_id)
-        response = jsonify(
-            id=bot_id, name=bot.name, greeting=bot.greeting, appearance=bot.appearance or {}
-        )
+        response = jsonify(_bot_fields(bot_id, authenticate(req, bot_id=bot_id)))
     except ChatAuthError as exc:
         response, status, headers = _auth_error(exc)
         response.status_code = status
@@ -115,13 +118,51 @@ def bot_answer(req: Request, bot_id: str) -> Response:
     return _no_store(response)
 
 
+def bot_answer_shortcut(
+    app: Flask, environ: dict[str, Any], body: bytes, bot_id: str
+) -> Answer | None:
+    """:func:`bot_answer` without the lane's werkzeug request and response (a fast-lane
+    shortcut): the same token check and answer, for a request with a DPoP token and nothing
+    the edge check could refuse (no body, no query string, no NUL in a header).
+
+    The check records the proof's ``jti``, so from its start this answers everything itself:
+    a refusal as :func:`_auth_error` would, an outage or an error as the lane would.
+    """
+    if body or environ.get("QUERY_STRING") or header_has_nul(environ):
+        return None
+    if not environ.get("HTTP_AUTHORIZATION", "").startswith("DPoP "):
+        return None
+    with app.app_context():
+        try:
+            fields = _bot_fields(bot_id, authenticate(EnvironRequest(environ), bot_id=bot_id))
+        except ChatAuthError as exc:
+            return json_answer(app, exc.status, _refusal(exc), exc.headers().items())
+        except Exception as exc:
+            return error_answer(exc, environ)
+    return json_answer(app, 200, fields)
+
+
+def _bot_fields(bot_id: str, who: ChatCaller) -> dict[str, Any]:
+    bot = who.require_bot(bot_id)
+    return {
+        "id": bot_id,
+        "name": bot.name,
+        "greeting": bot.greeting,
+        "appearance": bot.appearance or {},
+    }
+
+
+# Bot ids are ASCII (``bot_`` + base64url); any other path is the app's to answer.
+BOT_PATH = r"/chat/api/bots/(?P<bot_id>[A-Za-z0-9_-]{1,64})"
+
+
 def add_lanes(lane: FastLane) -> None:
-    # Bot ids are ASCII (``bot_`` + base64url); any other path is the app's to answer.
-    lane.add(
+    lane.add("GET", BOT_PATH, "/chat/api/bots/<bot_id>", bot_answer)
+    lane.add_shortcut(
         "GET",
-        r"/chat/api/bots/(?P<bot_id>[A-Za-z0-9_-]{1,64})",
+        BOT_PATH,
         "/chat/api/bots/<bot_id>",
-        bot_answer,
+        functools.partial(bot_answer_shortcut, lane.app),
     )
 
 

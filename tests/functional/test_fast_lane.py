@@ -302,6 +302,108 @@ def test_a_replayed_proof_and_a_revoked_session_are_refused_on_the_lane(tenant: 
     assert ended.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"')
 
 
+ERRORS = [
+    (RuntimeError("secret internals"), 500, "server_error"),
+    (
+        sqlalchemy.exc.OperationalError("SELECT", {}, Exception("host db.internal")),
+        503,
+        "temporarily_unavailable",
+    ),
+]
+
+
+@pytest.fixture
+def lane_served(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The chat paths the lane itself served (not its shortcut, not the app)."""
+    lane = lane_of(server)
+    served: list[str] = []
+    serve = lane._serve
+
+    def recording(chosen: Any, environ: dict[str, Any], params: dict[str, str]) -> Any:
+        if environ["PATH_INFO"].startswith("/chat/"):
+            served.append(environ["PATH_INFO"])
+        return serve(chosen, environ, params)
+
+    monkeypatch.setattr(lane, "_serve", recording)
+    return served
+
+
+def test_chat_requests_with_a_dpop_token_are_the_shortcuts_and_the_apps_answer(
+    tenant: Tenant, lane_served: list[str]
+) -> None:
+    welcome, billing = tenant.bots["welcome"], tenant.bots["billing"]
+    iframe = tenant.session("alice", [welcome])
+    fast, app = both(tenant.server)
+    answered = ("granted", "no proof", "proof for another url", "not a token")
+    for bot_id in (welcome, billing):  # granted, and not in the token (403)
+        for name in answered:
+            built = chat_requests(tenant.server, iframe, bot_id)[name]
+            answers = [c.get(**built()) for c in (fast, app)]
+            assert answers[0].status_code == answers[1].status_code, name
+            assert headers_of(answers[0]) == headers_of(answers[1]), name
+            assert answers[0].get_data() == answers[1].get_data(), name  # the same JSON text
+            assert answers[0].headers["Content-Length"] == str(len(answers[0].get_data()))
+    assert lane_served == []  # the shortcut answered every one, refusals included
+
+    once = chat_requests(tenant.server, iframe, welcome)["granted"]()
+    assert fast.get(**once).status_code == 200
+    replayed = fast.get(**once)  # the jti is recorded: the shortcut must answer this itself
+    assert (replayed.status_code, replayed.get_json()["error"]) == (401, "invalid_dpop_proof")
+    assert iframe.revoke().status_code == 200
+    ended = fast.get(**chat_requests(tenant.server, iframe, welcome)["granted"]())
+    assert (ended.status_code, ended.get_json()["error"]) == (401, "invalid_token")
+    assert lane_served == []
+
+
+def test_the_chat_shortcut_declines_what_the_edge_or_another_scheme_decides(
+    tenant: Tenant, lane_served: list[str]
+) -> None:
+    welcome = tenant.bots["welcome"]
+    iframe = tenant.session("alice", [welcome])
+    fast, app = both(tenant.server)
+    build = chat_requests(tenant.server, iframe, welcome)
+    access = iframe.tokens["access_token"]
+    declined: dict[str, Callable[[], dict[str, Any]]] = {
+        "Bearer": build["bearer scheme"],
+        "no token": build["no token"],
+        "the scheme in lower case": lambda: build["granted"](Authorization=f"dpop {access}"),
+        "a query string": lambda: {**build["granted"](), "query_string": "x=1"},
+        "a NUL in a header": lambda: build["granted"](**{"X-Note": "a\x00b"}),
+        "a body": lambda: {**build["granted"](), "data": b"x"},
+    }
+    for name, request in declined.items():
+        lane_served.clear()
+        answers = [c.get(**request()) for c in (fast, app)]
+        assert lane_served == [f"/chat/api/bots/{welcome}"], name
+        assert answers[0].status_code == answers[1].status_code, name
+        assert answers[0].get_json() == answers[1].get_json(), name
+
+
+@pytest.mark.parametrize(("error", "status", "code"), ERRORS)
+def test_the_chat_shortcut_answers_its_own_errors_as_the_lane_would(
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+    lane_served: list[str],
+    error: Exception,
+    status: int,
+    code: str,
+) -> None:
+    import chatapp.api
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise error
+
+    iframe = tenant.session("alice", [tenant.bots["welcome"]])
+    monkeypatch.setattr(chatapp.api, "authenticate", broken)
+    fast, app = both(tenant.server)
+    build = chat_requests(tenant.server, iframe, tenant.bots["welcome"])["granted"]
+    answers = [c.get(**build()) for c in (fast, app)]
+    assert lane_served == []  # not handed on: a check that has begun may have recorded a jti
+    assert [a.status_code for a in answers] == [status, status]
+    assert answers[0].get_json()["error"] == answers[1].get_json()["error"] == code
+    assert headers_of(answers[0]) == headers_of(answers[1])
+
+
 def test_token_endpoint_refusals_on_the_lane_are_the_apps(tenant: Tenant) -> None:
     fast, app = both(tenant.server)
     form = "application/x-www-form-urlencoded"
@@ -394,16 +496,6 @@ def test_lane_answers_are_counted_in_the_metrics(tenant: Tenant) -> None:
         REGISTRY.get_sample_value("chatframe_grants_total", issued) or 0.0,
     )
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
-
-
-ERRORS = [
-    (RuntimeError("secret internals"), 500, "server_error"),
-    (
-        sqlalchemy.exc.OperationalError("SELECT", {}, Exception("host db.internal")),
-        503,
-        "temporarily_unavailable",
-    ),
-]
 
 
 @pytest.mark.parametrize("through", ["lane", "app"])
