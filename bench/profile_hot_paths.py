@@ -1,12 +1,17 @@
 """Profile the hot requests in-process: wall and CPU time, SQL statements and commits per request.
 
     .venv/bin/python bench/profile_hot_paths.py [--backend sqlite|postgres] [--n 300]
-        [--cprofile WORKLOAD | --py-spy WORKLOAD]
+        [--cprofile WORKLOAD | --py-spy WORKLOAD] [--shortcuts-ab ROUNDS]
 
 Calls the WSGI app (fast lane included) on requests prepared before the clock (no HTTP server,
 no test client), so the figures are Chatframe's own per-request work: wall time (with the
 database and Redis round trips) and this process's CPU time. Timings are rough on a shared
 machine (CPU time less so); the statement and commit counts are exact.
+
+``--shortcuts-ab ROUNDS`` then measures what the fast lane's shortcuts save on the chat check:
+rounds of ``--n`` chat requests (each with a fresh proof, the tokens reused as an iframe reuses
+its token), alternately with the shortcuts on and off, in this one process. Interleaving cancels
+most of the machine's drift, which on a shared box is larger than the difference.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from authserver import create_app, fastsql
 from authserver.config import Settings
 from authserver.extensions import db
+from authserver.fastlane import FastLane
 from tests.embed import PARTNER_USER_ID, TOKEN_EXCHANGE, Iframe
 
 ISSUER = "http://localhost:8000"
@@ -131,6 +137,13 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--cprofile", help="profile this workload with cProfile")
+    parser.add_argument(
+        "--shortcuts-ab",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="then time chat requests with the lane's shortcuts on and off, interleaved",
+    )
     parser.add_argument(
         "--py-spy",
         help="sample this workload with py-spy (CPU only, no cProfile overhead; needs py-spy "
@@ -291,6 +304,56 @@ def run(app: Any, args: argparse.Namespace) -> None:
     print(f"{'workload':<20} {'ms/req':>8} {'cpu ms':>8} {'stmts':>6} {'commits':>8}")
     for name, ms, cpu_ms, stmts, commits in results:
         print(f"{name:<20} {ms:8.2f} {cpu_ms:8.2f} {stmts:6.1f} {commits:8.1f}")
+    if args.shortcuts_ab:
+        shortcuts_ab(app, args.shortcuts_ab, bot_path, iframes, tokens)
+
+
+def shortcuts_ab(
+    app: Any, rounds: int, bot_path: str, iframes: list[Iframe], tokens: list[dict[str, Any]]
+) -> None:
+    """CPU per chat request with the fast lane's shortcuts on and off, interleaved."""
+    lane = app.wsgi_app
+    assert isinstance(lane, FastLane)
+    shortcuts = lane._shortcuts
+    cpu = {"shortcut": 0.0, "lane": 0.0}
+    served = {"shortcut": 0, "lane": 0}
+    try:
+        for round_ in range(rounds):
+            for mode in ("shortcut", "lane") if round_ % 2 == 0 else ("lane", "shortcut"):
+                environs = [
+                    EnvironBuilder(
+                        path=bot_path,
+                        method="GET",
+                        base_url=ISSUER,
+                        headers={
+                            "Authorization": f"DPoP {t['access_token']}",
+                            "DPoP": f.proof(
+                                "GET", ISSUER + bot_path, access_token=t["access_token"]
+                            ),
+                        },
+                    ).get_environ()
+                    for f, t in zip(iframes, tokens, strict=True)
+                ]
+                lane._shortcuts = shortcuts if mode == "shortcut" else {}
+                start = time.process_time()
+                for environ in environs:
+                    status = _status_of(app, environ)
+                    if not status.startswith("200"):
+                        raise SystemExit(f"shortcuts A/B: a chat request got {status}")
+                cpu[mode] += time.process_time() - start
+                served[mode] += len(environs)
+    finally:
+        lane._shortcuts = shortcuts
+    for mode, seconds in cpu.items():
+        per_request = seconds / served[mode] * 1e6
+        count = served[mode]
+        print(f"chat_get_bot through the {mode:<8} {per_request:6.0f} us CPU ({count} requests)")
+
+
+def _status_of(app: Any, environ: dict[str, Any]) -> str:
+    status: list[str] = []
+    b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    return status[0]
 
 
 if __name__ == "__main__":
