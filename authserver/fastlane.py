@@ -70,6 +70,7 @@ class Lane:
     path: re.Pattern[str]
     rule: str  # the Flask rule of the same endpoint: the metrics label
     handler: Handler
+    shortcut: Shortcut | None = None  # offered the request first (see the module's docstring)
 
 
 class FastLane:
@@ -79,35 +80,27 @@ class FastLane:
         self.app = app
         self.wsgi_app = wsgi_app
         self._lanes: dict[str, list[Lane]] = {}
-        self._shortcuts: dict[str, list[tuple[re.Pattern[str], str, Shortcut]]] = {}
 
-    def add(self, method: str, path: str, rule: str, handler: Handler) -> None:
-        """Serve ``method`` requests whose PATH_INFO fully matches the regex ``path``."""
-        self._lanes.setdefault(method, []).append(Lane(re.compile(path), rule, handler))
-
-    def add_shortcut(self, method: str, path: str, rule: str, shortcut: Shortcut) -> None:
-        """Offer ``method`` requests whose PATH_INFO fully matches the regex ``path`` to
-        ``shortcut`` (with the path's named groups as keyword arguments) before their lane."""
-        self._shortcuts.setdefault(method, []).append((re.compile(path), rule, shortcut))
+    def add(
+        self, method: str, path: str, rule: str, handler: Handler, shortcut: Shortcut | None = None
+    ) -> None:
+        """Serve ``method`` requests whose PATH_INFO fully matches the regex ``path``, the
+        path's named groups as keyword arguments; a ``shortcut`` is offered each one first."""
+        self._lanes.setdefault(method, []).append(Lane(re.compile(path), rule, handler, shortcut))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        shortcuts = self._shortcuts.get(environ.get("REQUEST_METHOD", ""))
-        if shortcuts:
-            path = environ.get("PATH_INFO", "")
-            for pattern, rule, shortcut in shortcuts:
-                match = pattern.fullmatch(path)
-                if match is not None:
-                    answered = _shortcut(rule, shortcut, match.groupdict(), environ, start_response)
-                    if answered is not None:
-                        return answered
-                    break
         lanes = self._lanes.get(environ.get("REQUEST_METHOD", ""))
         if lanes:
             path = environ.get("PATH_INFO", "")
             for lane in lanes:
                 match = lane.path.fullmatch(path)
                 if match is not None:
-                    response = self._serve(lane, environ, match.groupdict())
+                    params = match.groupdict()
+                    if lane.shortcut is not None:
+                        answered = _shortcut(lane, params, environ, start_response)
+                        if answered is not None:
+                            return answered
+                    response = self._serve(lane, environ, params)
                     if response is not None:
                         return response(environ, start_response)
                     break
@@ -135,13 +128,10 @@ class FastLane:
 
 
 def _shortcut(
-    rule: str,
-    shortcut: Shortcut,
-    params: dict[str, str],
-    environ: dict[str, Any],
-    start_response: StartResponse,
+    lane: Lane, params: dict[str, str], environ: dict[str, Any], start_response: StartResponse
 ) -> Iterable[bytes] | None:
-    """The shortcut's answer, or None with the environ as it was (its body put back)."""
+    """The lane's shortcut's answer, or None with the environ as it was (its body put back)."""
+    assert lane.shortcut is not None
     started = time.perf_counter()
     length = environ.get("CONTENT_LENGTH") or "0"
     if "HTTP_TRANSFER_ENCODING" in environ or not length.isdigit():
@@ -151,11 +141,11 @@ def _shortcut(
         return None
     body = environ["wsgi.input"].read(size) if size else b""
     try:
-        answer = shortcut(environ, body, **params)
+        answer = lane.shortcut(environ, body, **params)
     except Exception:
         # A shortcut answers its own errors once it has changed anything, so this one raised
         # before it did: a bug. Say so, and let the lane answer.
-        log.exception("the %s shortcut failed; the request takes its lane", rule)
+        log.exception("the %s shortcut failed; the request takes its lane", lane.rule)
         answer = None
     if answer is None:
         if size:
@@ -164,7 +154,7 @@ def _shortcut(
     status, headers, data = answer
     headers.append(("Content-Length", str(len(data))))
     start_response(f"{status} {HTTP_STATUS_CODES.get(status, '')}", headers)
-    metrics.count_request(rule, environ["REQUEST_METHOD"], status, started)
+    metrics.count_request(lane.rule, environ["REQUEST_METHOD"], status, started)
     return [data]
 
 
@@ -191,7 +181,7 @@ def json_answer(
             ("Content-Type", "application/json"),
             *headers,
             ("Cache-Control", "no-store"),
-            *((name, value) for _, name, value in edge.SECURITY_HEADERS),
+            *edge.SECURITY_HEADER_PAIRS,
         ],
         body.encode(),
     )

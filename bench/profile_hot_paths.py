@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import json
 import os
 import pstats
@@ -314,7 +315,11 @@ def shortcuts_ab(
     """CPU per chat request with the fast lane's shortcuts on and off, interleaved."""
     lane = app.wsgi_app
     assert isinstance(lane, FastLane)
-    shortcuts = lane._shortcuts
+    with_shortcuts = lane._lanes
+    without = {
+        method: [dataclasses.replace(one, shortcut=None) for one in lanes]
+        for method, lanes in with_shortcuts.items()
+    }
     cpu = {"shortcut": 0.0, "lane": 0.0}
     served = {"shortcut": 0, "lane": 0}
     try:
@@ -334,7 +339,7 @@ def shortcuts_ab(
                     ).get_environ()
                     for f, t in zip(iframes, tokens, strict=True)
                 ]
-                lane._shortcuts = shortcuts if mode == "shortcut" else {}
+                lane._lanes = with_shortcuts if mode == "shortcut" else without
                 start = time.process_time()
                 for environ in environs:
                     status = _status_of(app, environ)
@@ -343,7 +348,7 @@ def shortcuts_ab(
                 cpu[mode] += time.process_time() - start
                 served[mode] += len(environs)
     finally:
-        lane._shortcuts = shortcuts
+        lane._lanes = with_shortcuts
     for mode, seconds in cpu.items():
         per_request = seconds / served[mode] * 1e6
         count = served[mode]

@@ -157,12 +157,12 @@ BOT_PATH = r"/chat/api/bots/(?P<bot_id>[A-Za-z0-9_-]{1,64})"
 
 
 def add_lanes(lane: FastLane) -> None:
-    lane.add("GET", BOT_PATH, "/chat/api/bots/<bot_id>", bot_answer)
-    lane.add_shortcut(
+    lane.add(
         "GET",
         BOT_PATH,
         "/chat/api/bots/<bot_id>",
-        functools.partial(bot_answer_shortcut, lane.app),
+        bot_answer,
+        shortcut=functools.partial(bot_answer_shortcut, lane.app),
     )
 
 

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request
 
 from .. import metrics, outages
 from ..client_cache import secret_matches
-from ..edge import SECURITY_HEADERS, header_has_nul
+from ..edge import SECURITY_HEADER_PAIRS, header_has_nul
 from ..fastlane import FastLane
 from ..oauth.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from ..oauth.grants.client_credentials import management_token_response
@@ -119,7 +119,7 @@ _PLAIN_FIELDS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
 # The token endpoint's answer headers, in its order; the fast lane adds Content-Length.
 _ISSUED_HEADERS = (
     *default_json_headers,  # Content-Type, Cache-Control: no-store, Pragma: no-cache
-    *((name, value) for _, name, value in SECURITY_HEADERS),
+    *SECURITY_HEADER_PAIRS,
 )
 
 
@@ -205,12 +205,12 @@ def _plain_credentials(header: str | None, form: dict[str, str]) -> tuple[str, s
 
 
 def add_lanes(lane: FastLane) -> None:
-    lane.add("POST", "/oauth/token", "/oauth/token", token_answer)
-    lane.add_shortcut(
+    lane.add(
         "POST",
         "/oauth/token",
         "/oauth/token",
-        functools.partial(plain_client_credentials, lane.app),
+        token_answer,
+        shortcut=functools.partial(plain_client_credentials, lane.app),
     )
 
 
